@@ -1,0 +1,300 @@
+// Package alert is the broadcast engine: the alert model, templates and text
+// per language and channel, the two-person approval rule, audience planning,
+// the durable dispatcher with per-channel rate limits, and the delivery ledger.
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Alert statuses.
+const (
+	StatusPendingApproval = "pending_approval"
+	StatusQueued          = "queued"
+	StatusDispatching     = "dispatching"
+	StatusCompleted       = "completed"
+	StatusCancelled       = "cancelled"
+	StatusFailed          = "failed"
+)
+
+// Kinds of alert.
+const (
+	KindManual      = "manual"
+	KindSafetyCheck = "safety_check"
+	KindJMA         = "jma"
+	KindCAP         = "cap"
+)
+
+// Severities (CAP vocabulary, lower case). Extreme and severe alerts go
+// through the high-priority lane.
+var Severities = []string{"extreme", "severe", "moderate", "minor"}
+
+// ErrNotFound is returned when an alert does not exist.
+var ErrNotFound = errors.New("alert not found")
+
+// Target selects the audience. All or Areas must be set; Tags and Languages
+// narrow it further.
+type Target struct {
+	All       bool     `json:"all,omitempty"`
+	Areas     []string `json:"areas,omitempty"`
+	Tags      []string `json:"tags,omitempty"`
+	Languages []string `json:"languages,omitempty"`
+}
+
+// Alert is one message to many people.
+type Alert struct {
+	ID       string            `json:"id"`
+	Kind     string            `json:"kind"`
+	Severity string            `json:"severity"`
+	Title    map[string]string `json:"title"`
+	Body     map[string]string `json:"body"`
+	Target   Target            `json:"target"`
+	Channels []string          `json:"channels"`
+	Drill    bool              `json:"drill"`
+	Status   string            `json:"status"`
+	// SafetyCheckID links a safety-check dispatch to its campaign.
+	SafetyCheckID string `json:"safety_check_id,omitempty"`
+	// QuickReplies are LINE answer buttons (safety checks).
+	QuickReplies []QuickReply `json:"quick_replies,omitempty"`
+	CreatedBy    string       `json:"created_by"`
+	ApprovedBy   string       `json:"approved_by,omitempty"`
+	CreatedAt    time.Time    `json:"created_at"`
+	ApprovedAt   *time.Time   `json:"approved_at,omitempty"`
+	CompletedAt  *time.Time   `json:"completed_at,omitempty"`
+	ExpiresAt    time.Time    `json:"expires_at"`
+	CancelReason string       `json:"cancel_reason,omitempty"`
+	// Salt seeds the derived LINE retry keys; fixed at creation.
+	Salt string `json:"salt"`
+	// PlanStarted and Planned record the planning steps for crash recovery.
+	PlanStarted bool `json:"plan_started,omitempty"`
+	Planned     bool `json:"planned,omitempty"`
+	// Audience is the number of distinct people targeted.
+	Audience int `json:"audience"`
+	// PlannedByChannel is the number of recipients per channel.
+	PlannedByChannel map[string]int `json:"planned_by_channel,omitempty"`
+	// Batches is the number of batches planned.
+	Batches int `json:"batches"`
+	// Problem is an operator-facing note (e.g. LINE monthly quota exhausted).
+	Problem string `json:"problem,omitempty"`
+}
+
+// Counts are the delivery counts of one channel. Sent counts messages the
+// provider accepted (including those later confirmed delivered); Delivered
+// is the confirmed subset; Queued is what is neither sent nor failed yet.
+type Counts struct {
+	Planned   int64 `json:"planned"`
+	Queued    int64 `json:"queued"`
+	Sent      int64 `json:"sent"`
+	Delivered int64 `json:"delivered"`
+	Failed    int64 `json:"failed"`
+}
+
+// View is the API and console representation of an alert.
+type View struct {
+	ID           string            `json:"id"`
+	Kind         string            `json:"kind"`
+	Severity     string            `json:"severity"`
+	Status       string            `json:"status"`
+	Drill        bool              `json:"drill"`
+	Title        map[string]string `json:"title"`
+	Body         map[string]string `json:"body"`
+	Target       Target            `json:"target"`
+	Channels     []string          `json:"channels"`
+	Audience     int               `json:"audience"`
+	Counts       map[string]Counts `json:"counts"`
+	CreatedBy    string            `json:"created_by"`
+	ApprovedBy   string            `json:"approved_by,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+	CompletedAt  *time.Time        `json:"completed_at,omitempty"`
+	ExpiresAt    time.Time         `json:"expires_at"`
+	CancelReason string            `json:"cancel_reason,omitempty"`
+	Problem      string            `json:"problem,omitempty"`
+	SafetyCheck  string            `json:"safety_check_id,omitempty"`
+}
+
+// Terminal reports whether the status can no longer change.
+func Terminal(status string) bool {
+	return status == StatusCompleted || status == StatusCancelled || status == StatusFailed
+}
+
+// Request is what a client sends to create an alert.
+type Request struct {
+	Kind      string            `json:"kind"`
+	Severity  string            `json:"severity"`
+	Title     map[string]string `json:"title"`
+	Body      map[string]string `json:"body"`
+	Template  string            `json:"template,omitempty"`
+	Vars      map[string]string `json:"vars,omitempty"`
+	Target    Target            `json:"target"`
+	Channels  []string          `json:"channels"`
+	Drill     bool              `json:"drill"`
+	ExpiresAt *time.Time        `json:"expires_at,omitempty"`
+}
+
+// InputError is a problem with a request, naming the field.
+type InputError struct {
+	Field  string
+	Reason string
+}
+
+// Error implements error.
+func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
+
+// Limits on alert text, chosen so every channel can carry it: LINE allows
+// 5,000 characters, Twilio 1,600; a title is shown on signage.
+const (
+	MaxTitle = 100
+	MaxBody  = 1000
+)
+
+// Directory facts a request is validated against.
+type Vocabulary struct {
+	Areas     []string
+	Languages []string
+	Channels  []string
+}
+
+func validateText(field string, m map[string]string, max int, langs []string) error {
+	if len(m) == 0 {
+		return &InputError{field, "must have at least one language (ja or en)"}
+	}
+	for lang, s := range m {
+		if !slices.Contains(langs, lang) {
+			return &InputError{field + "." + lang, "unknown language; use one of " + strings.Join(langs, ", ")}
+		}
+		if !utf8.ValidString(s) {
+			return &InputError{field + "." + lang, "must be valid UTF-8"}
+		}
+		n := utf8.RuneCountInString(strings.TrimSpace(s))
+		if n == 0 {
+			return &InputError{field + "." + lang, "must not be empty"}
+		}
+		if n > max {
+			return &InputError{field + "." + lang, fmt.Sprintf("is %d characters; at most %d", n, max)}
+		}
+	}
+	return nil
+}
+
+// Validate checks a request against the vocabulary and now.
+func (r *Request) Validate(v Vocabulary, now time.Time) error {
+	if r.Kind == "" {
+		r.Kind = KindManual
+	}
+	if r.Kind != KindManual {
+		return &InputError{"kind", "only manual alerts can be created through the API"}
+	}
+	if r.Severity == "" {
+		r.Severity = "severe"
+	}
+	if !slices.Contains(Severities, r.Severity) {
+		return &InputError{"severity", "must be one of " + strings.Join(Severities, ", ")}
+	}
+	if r.Template != "" {
+		return &InputError{"template", "templates are not available yet; send title and body"}
+	}
+	if err := validateText("title", r.Title, MaxTitle, v.Languages); err != nil {
+		return err
+	}
+	if err := validateText("body", r.Body, MaxBody, v.Languages); err != nil {
+		return err
+	}
+	if err := ValidateTarget(r.Target, v); err != nil {
+		return err
+	}
+	if len(r.Channels) == 0 {
+		return &InputError{"channels", "name at least one channel"}
+	}
+	for _, c := range r.Channels {
+		if !slices.Contains(v.Channels, c) {
+			return &InputError{"channels", fmt.Sprintf("unknown or disabled channel %q; enabled: %s", c, strings.Join(v.Channels, ", "))}
+		}
+	}
+	if r.ExpiresAt != nil && !r.ExpiresAt.After(now) {
+		return &InputError{"expires_at", "is in the past"}
+	}
+	return nil
+}
+
+// ValidateTarget checks a target against the vocabulary.
+func ValidateTarget(t Target, v Vocabulary) error {
+	if !t.All && len(t.Areas) == 0 {
+		return &InputError{"target", "set all:true or name areas"}
+	}
+	if t.All && len(t.Areas) > 0 {
+		return &InputError{"target", "all and areas exclude each other"}
+	}
+	for _, a := range t.Areas {
+		if !slices.Contains(v.Areas, a) {
+			return &InputError{"target.areas", fmt.Sprintf("unknown area %q; use one of %s", a, strings.Join(v.Areas, ", "))}
+		}
+	}
+	for _, tag := range t.Tags {
+		if tag == "" || len(tag) > 32 {
+			return &InputError{"target.tags", "tags are 1-32 characters"}
+		}
+	}
+	for _, l := range t.Languages {
+		if !slices.Contains(v.Languages, l) {
+			return &InputError{"target.languages", fmt.Sprintf("unknown language %q", l)}
+		}
+	}
+	return nil
+}
+
+// Store is what the broadcast engine needs from storage.
+type Store interface {
+	PutAlert(ctx context.Context, a *Alert) error
+	GetAlert(ctx context.Context, id string) (*Alert, error)
+	// UpdateAlert applies fn atomically; fn may run more than once.
+	UpdateAlert(ctx context.Context, id string, fn func(a *Alert) error) (*Alert, error)
+	// ListAlerts returns up to limit alerts with ids after after, oldest first.
+	ListAlerts(ctx context.Context, after string, limit int) ([]*Alert, error)
+
+	PutBatches(ctx context.Context, bs []*Batch) error
+	GetBatch(ctx context.Context, id string) (*Batch, error)
+	// ScanBatches returns batches of one alert in id order after after.
+	ScanBatches(ctx context.Context, alertID, after string, limit int) ([]*Batch, error)
+
+	GetLedger(ctx context.Context, batchID string) (*Ledger, error)
+	// UpdateLedger applies fn atomically to the ledger of a batch (a fresh
+	// zero Ledger if none); fn may run more than once.
+	UpdateLedger(ctx context.Context, batchID string, fn func(l *Ledger) error) (*Ledger, error)
+
+	AddCounts(ctx context.Context, alertID string, deltas map[string]int64) error
+	Counts(ctx context.Context, alertID string) (map[string]int64, error)
+	SetCounts(ctx context.Context, alertID string, counts map[string]int64) error
+
+	// PutRefs records which batch and recipient a provider message id belongs to.
+	PutRefs(ctx context.Context, refs map[string]Ref) error
+	GetRef(ctx context.Context, providerID string) (Ref, error)
+
+	Enqueue(ctx context.Context, queue string, batchIDs ...string) error
+	Claim(ctx context.Context, queue, consumer string, max int, minIdle, block time.Duration) ([]Job, error)
+	Ack(ctx context.Context, queue string, jobIDs ...string) error
+}
+
+// Job is a claimed queue entry naming a batch.
+type Job struct {
+	ID         string
+	BatchID    string
+	Deliveries int
+}
+
+// Ref points from a provider message id to a recipient of a batch.
+type Ref struct {
+	AlertID string `json:"alert_id"`
+	BatchID string `json:"batch_id"`
+	Index   int    `json:"index"`
+}
+
+// Publisher receives live changes for the console (topic "alerts", key = alert id).
+type Publisher interface {
+	Publish(topic, key string, v any)
+}

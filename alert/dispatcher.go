@@ -1,0 +1,379 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/minato-city/anpi/residents"
+)
+
+// Limits are a channel's provider limits and worker count.
+type Limits struct {
+	// RPS is the provider request rate (tokens per second); <= 0 is unlimited.
+	RPS float64
+	// Burst is the token bucket size (default: max(1, RPS/10)).
+	Burst int
+	// Workers is the number of concurrent batch workers (default 4).
+	Workers int
+}
+
+// DispatcherConfig configures the Dispatcher.
+type DispatcherConfig struct {
+	// Consumer names this process in queue claims and ledger leases.
+	Consumer string
+	// Limits per channel.
+	Limits map[string]Limits
+	// Lease is how long a batch claimed by a worker is considered in work
+	// before another process may take it over (default 2 min). It must exceed
+	// the time of one attempt.
+	Lease time.Duration
+	// AttemptTimeout bounds one provider request (default 30 s).
+	AttemptTimeout time.Duration
+	// MinBackoff is the first wait between attempts (default 1 s).
+	MinBackoff time.Duration
+	// MaxBackoff caps the wait between attempts (default 30 s).
+	MaxBackoff time.Duration
+}
+
+// Dispatcher plans approved alerts into durable batches and runs the channel
+// workers that send them under per-channel rate limits, with retries until
+// the alert's deadline and a ledger that makes sending resumable.
+type Dispatcher struct {
+	svc      *Service
+	store    Store
+	aud      Audience
+	linker   Linker
+	senders  map[string]Sender
+	limiters map[string]*rate.Limiter
+	cfg      DispatcherConfig
+	log      *slog.Logger
+	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
+
+	planq chan string
+	wg    sync.WaitGroup
+}
+
+// NewDispatcher returns a dispatcher for svc's alerts. It takes over svc's
+// approval hook so that approved alerts are planned at once.
+func NewDispatcher(svc *Service, aud Audience, linker Linker, senders []Sender, cfg DispatcherConfig) *Dispatcher {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = 30 * time.Second
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.Consumer == "" {
+		cfg.Consumer = NewID("w_")
+	}
+	d := &Dispatcher{
+		svc: svc, store: svc.store, aud: aud, linker: linker,
+		senders: map[string]Sender{}, limiters: map[string]*rate.Limiter{},
+		cfg: cfg, log: svc.log, now: svc.now, sleep: sleepCtx,
+		planq: make(chan string, 1024),
+	}
+	for _, s := range senders {
+		ch := s.Channel()
+		d.senders[ch] = s
+		l := cfg.Limits[ch]
+		if l.RPS <= 0 {
+			d.limiters[ch] = rate.NewLimiter(rate.Inf, 1)
+			continue
+		}
+		burst := l.Burst
+		if burst <= 0 {
+			burst = max(1, int(l.RPS/10))
+		}
+		d.limiters[ch] = rate.NewLimiter(rate.Limit(l.RPS), burst)
+	}
+	svc.kick = func(id string) {
+		select {
+		case d.planq <- id:
+		default:
+			// The planner is saturated; Recover picks the alert up on the
+			// next start and the periodic sweep sooner.
+			d.log.Warn("planner queue full", "alert", id)
+		}
+	}
+	return d
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Run recovers unfinished alerts, then runs the planner and the workers until
+// ctx is done, and waits for them to stop. Work interrupted by ctx is left
+// resumable in the queue and ledger.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if err := d.Recover(ctx); err != nil {
+		d.log.Error("dispatcher recovery", "err", err)
+	}
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.planLoop(ctx) }()
+	for ch := range d.senders {
+		n := d.cfg.Limits[ch].Workers
+		if n <= 0 {
+			n = 4
+		}
+		for i := range n {
+			d.wg.Add(1)
+			go func() { defer d.wg.Done(); d.work(ctx, ch, fmt.Sprintf("%s-%s-%d", d.cfg.Consumer, ch, i)) }()
+		}
+	}
+	<-ctx.Done()
+	d.wg.Wait()
+	return nil
+}
+
+func (d *Dispatcher) planLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-d.planq:
+			if err := d.plan(ctx, id); err != nil && ctx.Err() == nil {
+				d.log.Error("plan alert", "alert", id, "err", err)
+			}
+		}
+	}
+}
+
+// Recover resumes alerts that a previous process left unfinished: approved
+// but not (fully) planned alerts are planned again (batches are derived
+// deterministically, with the same retry keys), planned ones are queued
+// again, and finished ones are marked completed.
+func (d *Dispatcher) Recover(ctx context.Context) error {
+	after := ""
+	for {
+		page, err := d.store.ListAlerts(ctx, after, 200)
+		if err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		for _, a := range page {
+			switch a.Status {
+			case StatusQueued:
+				if err := d.plan(ctx, a.ID); err != nil {
+					d.log.Error("recover plan", "alert", a.ID, "err", err)
+				}
+			case StatusDispatching:
+				if err := d.checkDone(ctx, a.ID); err != nil {
+					d.log.Error("recover check", "alert", a.ID, "err", err)
+				}
+			}
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// plan resolves the audience of an approved alert into batches, stores them
+// and queues them. It is idempotent.
+func (d *Dispatcher) plan(ctx context.Context, id string) error {
+	a, err := d.store.UpdateAlert(ctx, id, func(a *Alert) error {
+		if a.Status != StatusQueued {
+			return fmt.Errorf("plan alert in status %s: %w", a.Status, ErrState)
+		}
+		a.PlanStarted = true
+		return nil
+	})
+	if errors.Is(err, ErrState) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	if !a.Planned {
+		if err := d.resolve(ctx, a); err != nil {
+			return err
+		}
+	}
+	return d.enqueueAll(ctx, a)
+}
+
+func (d *Dispatcher) resolve(ctx context.Context, a *Alert) error {
+	p := &planner{
+		a: a, store: d.store, linker: d.linker, open: map[string]*Batch{},
+		seq: map[string]int{}, planned: map[string]int{}, prio: Priority(a.Severity),
+	}
+	audience := 0
+	err := d.aud.Each(ctx, func(r residents.Resident) error {
+		if !a.Target.Matches(&r) {
+			return nil
+		}
+		reached, err := p.add(ctx, &r)
+		if reached {
+			audience++
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("plan audience: %w", err)
+	}
+	// Stage the partly filled batches in a stable order.
+	for _, ch := range a.Channels {
+		for _, lang := range residents.Languages {
+			if b := p.open[ch+"|"+lang]; b != nil {
+				if err := p.stage(ctx, b); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	updated, err := d.store.UpdateAlert(ctx, a.ID, func(x *Alert) error {
+		x.Planned = true
+		x.Audience = audience
+		x.PlannedByChannel = p.planned
+		x.Batches = len(p.ids)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	*a = *updated
+	d.log.Info("alert planned", "alert", a.ID, "audience", audience, "batches", len(p.ids))
+	return nil
+}
+
+// enqueueAll queues every unfinished batch of a planned alert and moves it to
+// dispatching. Batches already done are skipped; a batch queued twice is
+// harmless because workers consult the ledger first.
+func (d *Dispatcher) enqueueAll(ctx context.Context, a *Alert) error {
+	prio := Priority(a.Severity)
+	byLane := map[string][]string{}
+	after := ""
+	for {
+		bs, err := d.store.ScanBatches(ctx, a.ID, after, 500)
+		if err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		if len(bs) == 0 {
+			break
+		}
+		for _, b := range bs {
+			l, err := d.store.GetLedger(ctx, b.ID)
+			if err != nil {
+				return fmt.Errorf("enqueue: %w", err)
+			}
+			if l.State != LedgerDone && l.State != LedgerCancelled {
+				q := lane(b.Channel, prio)
+				byLane[q] = append(byLane[q], b.ID)
+			}
+		}
+		after = bs[len(bs)-1].ID
+	}
+	for q, ids := range byLane {
+		for len(ids) > 0 {
+			n := min(len(ids), 500)
+			if err := d.store.Enqueue(ctx, q, ids[:n]...); err != nil {
+				return fmt.Errorf("enqueue: %w", err)
+			}
+			ids = ids[n:]
+		}
+	}
+	updated, err := d.store.UpdateAlert(ctx, a.ID, func(x *Alert) error {
+		if x.Status != StatusQueued {
+			return fmt.Errorf("dispatch alert in status %s: %w", x.Status, ErrState)
+		}
+		x.Status = StatusDispatching
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrState) {
+		return fmt.Errorf("dispatch: %w", err)
+	}
+	if updated != nil {
+		d.svc.publish(ctx, updated)
+	}
+	return d.checkDone(ctx, a.ID)
+}
+
+// checkDone recounts an alert from its ledgers and completes it when every
+// batch is finished. The ledgers are the source of truth for the counts.
+func (d *Dispatcher) checkDone(ctx context.Context, id string) error {
+	a, err := d.store.GetAlert(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !a.Planned {
+		return nil
+	}
+	counts := map[string]int64{}
+	done := 0
+	after := ""
+	for {
+		bs, err := d.store.ScanBatches(ctx, id, after, 500)
+		if err != nil {
+			return fmt.Errorf("check done: %w", err)
+		}
+		if len(bs) == 0 {
+			break
+		}
+		for _, b := range bs {
+			l, err := d.store.GetLedger(ctx, b.ID)
+			if err != nil {
+				return fmt.Errorf("check done: %w", err)
+			}
+			l.tally(b.Channel, counts)
+			if l.State == LedgerDone || l.State == LedgerCancelled {
+				done++
+			}
+		}
+		after = bs[len(bs)-1].ID
+	}
+	counts["batches_done"] = int64(done)
+	if done < a.Batches {
+		d.svc.publish(ctx, a)
+		return nil
+	}
+	// Every batch is finished, so no worker changes these counts any more:
+	// replace the running counts with the exact ones from the ledgers.
+	if err := d.store.SetCounts(ctx, id, counts); err != nil {
+		return fmt.Errorf("check done: %w", err)
+	}
+	now := d.now()
+	updated, err := d.store.UpdateAlert(ctx, id, func(x *Alert) error {
+		if x.Status != StatusDispatching && x.Status != StatusQueued {
+			return fmt.Errorf("complete alert in status %s: %w", x.Status, ErrState)
+		}
+		x.Status = StatusCompleted
+		x.CompletedAt = &now
+		return nil
+	})
+	if errors.Is(err, ErrState) {
+		d.svc.publish(ctx, a)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("complete: %w", err)
+	}
+	d.log.Info("alert completed", "alert", id)
+	d.svc.publish(ctx, updated)
+	return nil
+}

@@ -1,0 +1,160 @@
+package alert
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/minato-city/anpi/residents"
+)
+
+// Batch sizes per channel: LINE multicast takes at most 500 ids per request;
+// SMS and voice batches group one-request-per-person work for the ledger.
+var batchSize = map[string]int{ChannelLINE: 500, ChannelSMS: 100, ChannelVoice: 20}
+
+// Audience lists the residents an alert may reach.
+type Audience interface {
+	// Each calls fn for every resident in a stable order.
+	Each(ctx context.Context, fn func(residents.Resident) error) error
+}
+
+// Linker makes the per-person reply link of a safety check.
+type Linker interface {
+	Link(checkID, residentID string) string
+}
+
+// Matches reports whether r is in the target.
+func (t Target) Matches(r *residents.Resident) bool {
+	if !t.All && !slices.Contains(t.Areas, r.Area) {
+		return false
+	}
+	if len(t.Languages) > 0 && !slices.Contains(t.Languages, r.Language) {
+		return false
+	}
+	if len(t.Tags) > 0 {
+		for _, tag := range t.Tags {
+			if r.HasTag(tag) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// Address returns the address of r on channel, or "".
+func Address(r *residents.Resident, channel string) string {
+	switch channel {
+	case ChannelLINE:
+		return r.Contacts.LINEUserID
+	case ChannelSMS:
+		return r.Contacts.Phone
+	case ChannelVoice:
+		if r.Contacts.VoicePhone != "" {
+			return r.Contacts.VoicePhone
+		}
+		return r.Contacts.Phone
+	}
+	return ""
+}
+
+// RetryKey derives the LINE retry key of a batch from the alert's salt, so
+// that re-planning after a crash yields the same key for the same batch.
+func RetryKey(salt, channel string, seq int) string {
+	ns, err := uuid.Parse(salt)
+	if err != nil {
+		ns = uuid.NameSpaceOID
+	}
+	return uuid.NewSHA1(ns, fmt.Appendf(nil, "%s/%d", channel, seq)).String()
+}
+
+// BatchID returns the id of batch seq of channel in alert id.
+func BatchID(alertID, channel string, seq int) string {
+	return fmt.Sprintf("%s/%s/%07d", alertID, channel, seq)
+}
+
+type planner struct {
+	a       *Alert
+	store   Store
+	linker  Linker
+	pending []*Batch
+	open    map[string]*Batch // by channel + "|" + language
+	seq     map[string]int
+	ids     []string
+	planned map[string]int
+	prio    int
+}
+
+func (p *planner) add(ctx context.Context, r *residents.Resident) (bool, error) {
+	reached := false
+	for _, ch := range p.a.Channels {
+		addr := Address(r, ch)
+		if addr == "" {
+			continue
+		}
+		reached = true
+		key := ch + "|" + r.Language
+		b := p.open[key]
+		if b == nil {
+			seq := p.seq[ch]
+			p.seq[ch]++
+			b = &Batch{
+				ID: BatchID(p.a.ID, ch, seq), AlertID: p.a.ID, Channel: ch, Seq: seq, Language: r.Language,
+				Text: Compose(p.a, r.Language, ch), QuickReplies: p.a.QuickReplies,
+				RetryKey: RetryKey(p.a.Salt, ch, seq), Deadline: p.a.ExpiresAt, Drill: p.a.Drill, Priority: p.prio,
+				Recipients: make([]Recipient, 0, batchSize[ch]),
+			}
+			p.open[key] = b
+		}
+		rc := Recipient{ResidentID: r.ID, Address: addr}
+		if p.linker != nil && p.a.SafetyCheckID != "" && ch != ChannelLINE {
+			rc.Link = p.linker.Link(p.a.SafetyCheckID, r.ID)
+		}
+		b.Recipients = append(b.Recipients, rc)
+		p.planned[ch]++
+		if len(b.Recipients) >= batchSize[ch] {
+			delete(p.open, key)
+			if err := p.stage(ctx, b); err != nil {
+				return reached, err
+			}
+		}
+	}
+	return reached, nil
+}
+
+func (p *planner) stage(ctx context.Context, b *Batch) error {
+	p.pending = append(p.pending, b)
+	p.ids = append(p.ids, b.ID)
+	if len(p.pending) >= 64 {
+		return p.flush(ctx)
+	}
+	return nil
+}
+
+func (p *planner) flush(ctx context.Context) error {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	if err := p.store.PutBatches(ctx, p.pending); err != nil {
+		return fmt.Errorf("plan batches: %w", err)
+	}
+	p.pending = p.pending[:0]
+	return nil
+}
+
+// Priority returns the dispatch priority of a severity: extreme and severe
+// alerts use the high lane.
+func Priority(severity string) int {
+	if severity == "extreme" || severity == "severe" {
+		return 1
+	}
+	return 0
+}
+
+func lane(channel string, prio int) string {
+	if prio > 0 {
+		return "dispatch:" + channel + ":hi"
+	}
+	return "dispatch:" + channel + ":lo"
+}

@@ -1,0 +1,337 @@
+// Package app wires anpi together: configuration, the storage engine, the
+// providers (real or sandbox), the domain services, the HTTP server and the
+// background workers, started and stopped in order.
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Secrets never live here: they come from
+// the environment only (see Secrets).
+type Config struct {
+	Listen     string           `yaml:"listen"`
+	PublicURL  string           `yaml:"public_url"`
+	DataDir    string           `yaml:"data_dir"`
+	Store      string           `yaml:"store"`
+	Redis      RedisConfig      `yaml:"redis"`
+	Sandbox    bool             `yaml:"sandbox"`
+	LINE       LINEConfig       `yaml:"line"`
+	SMS        TwilioConfig     `yaml:"sms"`
+	Voice      TwilioConfig     `yaml:"voice"`
+	OpenAI     OpenAIConfig     `yaml:"openai"`
+	Alerts     AlertsConfig     `yaml:"alerts"`
+	Facilities FacilitiesConfig `yaml:"facilities"`
+	Demo       DemoConfig       `yaml:"demo"`
+	Log        LogConfig        `yaml:"log"`
+
+	// Secrets are read from the environment, never from the file.
+	Secrets Secrets `yaml:"-"`
+}
+
+// RedisConfig selects the Redis server and key prefix.
+type RedisConfig struct {
+	URL    string `yaml:"url"`
+	Prefix string `yaml:"prefix"`
+}
+
+// LINEConfig configures the LINE channel.
+type LINEConfig struct {
+	Enabled      bool    `yaml:"enabled"`
+	Endpoint     string  `yaml:"endpoint"`
+	MulticastRPS float64 `yaml:"multicast_rps"`
+	Workers      int     `yaml:"workers"`
+}
+
+// TwilioConfig configures the SMS or voice channel.
+type TwilioConfig struct {
+	Enabled bool    `yaml:"enabled"`
+	BaseURL string  `yaml:"base_url"`
+	From    string  `yaml:"from"`
+	RPS     float64 `yaml:"rps"`
+	Workers int     `yaml:"workers"`
+}
+
+// OpenAIConfig configures the optional LLM classifier.
+type OpenAIConfig struct {
+	Enabled bool     `yaml:"enabled"`
+	BaseURL string   `yaml:"base_url"`
+	Model   string   `yaml:"model"`
+	Timeout Duration `yaml:"timeout"`
+}
+
+// AlertsConfig holds broadcast defaults.
+type AlertsConfig struct {
+	DefaultExpiry Duration `yaml:"default_expiry"`
+}
+
+// FacilitiesConfig names the facility data loaded into an empty registry.
+type FacilitiesConfig struct {
+	Shelters        string `yaml:"shelters"`
+	Boundary        string `yaml:"boundary"`
+	DefaultCapacity int    `yaml:"default_capacity"`
+	DefaultStatus   string `yaml:"default_status"`
+}
+
+// DemoConfig names demo data loaded into an empty directory.
+type DemoConfig struct {
+	Residents string `yaml:"residents"`
+}
+
+// LogConfig sets the log level and format.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Secrets are the provider credentials, from the environment only.
+type Secrets struct {
+	LINEChannelSecret      string
+	LINEChannelAccessToken string
+	TwilioAccountSID       string
+	TwilioAuthToken        string
+	OpenAIAPIKey           string
+	AdminToken             string
+}
+
+// Duration is a time.Duration written as "15m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 30s or 3h", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Sandbox credentials: fixed, public, and accepted only by the in-process
+// simulators.
+const (
+	SandboxLINESecret  = "sandbox-line-channel-secret"
+	SandboxLINEToken   = "sandbox-line-access-token"
+	SandboxTwilioSID   = "ACsandbox00000000000000000000000000"
+	SandboxTwilioToken = "sandbox-twilio-auth-token"
+	SandboxOpenAIKey   = "sandbox-openai-key"
+)
+
+// Defaults returns the built-in configuration, the same as configs/anpi.yaml.
+func Defaults() Config {
+	return Config{
+		Listen: "127.0.0.1:8080", DataDir: "./data", Store: "embedded",
+		Redis:   RedisConfig{URL: "redis://127.0.0.1:6379/0", Prefix: "anpi:"},
+		Sandbox: true,
+		LINE:    LINEConfig{Enabled: true, Endpoint: "https://api.line.me", MulticastRPS: 200, Workers: 4},
+		SMS:     TwilioConfig{Enabled: true, BaseURL: "https://api.twilio.com", From: "+815000000000", RPS: 100, Workers: 8},
+		Voice:   TwilioConfig{Enabled: true, BaseURL: "https://api.twilio.com", From: "+815000000000", RPS: 10, Workers: 4},
+		OpenAI:  OpenAIConfig{Enabled: true, BaseURL: "https://api.openai.com/v1", Model: "gpt-4o-mini", Timeout: Duration(8 * time.Second)},
+		Alerts:  AlertsConfig{DefaultExpiry: Duration(3 * time.Hour)},
+		Facilities: FacilitiesConfig{
+			Shelters: "configs/facilities/minato_shelters_gsi.geojson",
+			Boundary: "configs/facilities/minato_boundary.geojson", DefaultCapacity: 200, DefaultStatus: "open",
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// LoadConfig reads the file at path (if path is "" and ANPI_CONFIG is unset,
+// only defaults and the environment apply), applies environment overrides,
+// reads secrets and validates. Errors name the key at fault in one line.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	cfg := Defaults()
+	if p := getenv("ANPI_CONFIG"); p != "" && path == "" {
+		path = p
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config %s: %s", path, cleanYAMLError(err))
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+var yamlFieldRe = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+
+// cleanYAMLError turns yaml.v3's messages into one line naming the key.
+func cleanYAMLError(err error) string {
+	msg := err.Error()
+	if m := yamlFieldRe.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("unknown key %q at line %s", m[2], m[1])
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.ReplaceAll(msg, "\n", "; ")
+	return msg
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	set := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set("ANPI_LISTEN", &c.Listen)
+	set("ANPI_DATA_DIR", &c.DataDir)
+	set("ANPI_STORE", &c.Store)
+	set("ANPI_REDIS_URL", &c.Redis.URL)
+	set("ANPI_PUBLIC_URL", &c.PublicURL)
+	set("ANPI_LINE_ENDPOINT", &c.LINE.Endpoint)
+	if v := getenv("ANPI_TWILIO_BASE_URL"); v != "" {
+		c.SMS.BaseURL, c.Voice.BaseURL = v, v
+	}
+	set("ANPI_OPENAI_BASE_URL", &c.OpenAI.BaseURL)
+	set("ANPI_OPENAI_MODEL", &c.OpenAI.Model)
+	if v := getenv("ANPI_SANDBOX"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: ANPI_SANDBOX: %q is not true or false", v)
+		}
+		c.Sandbox = b
+	}
+	c.Secrets = Secrets{
+		LINEChannelSecret:      getenv("LINE_CHANNEL_SECRET"),
+		LINEChannelAccessToken: getenv("LINE_CHANNEL_ACCESS_TOKEN"),
+		TwilioAccountSID:       getenv("TWILIO_ACCOUNT_SID"),
+		TwilioAuthToken:        getenv("TWILIO_AUTH_TOKEN"),
+		OpenAIAPIKey:           getenv("OPENAI_API_KEY"),
+		AdminToken:             getenv("ANPI_ADMIN_TOKEN"),
+	}
+	if c.Sandbox {
+		// The in-process simulators accept only their own fixed credentials.
+		c.Secrets.LINEChannelSecret = SandboxLINESecret
+		c.Secrets.LINEChannelAccessToken = SandboxLINEToken
+		c.Secrets.TwilioAccountSID = SandboxTwilioSID
+		c.Secrets.TwilioAuthToken = SandboxTwilioToken
+		c.Secrets.OpenAIAPIKey = SandboxOpenAIKey
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	return nil
+}
+
+// Validate checks values; the first problem is returned naming its key.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))
+	}
+	if _, _, err := splitHostPort(c.Listen); err != nil {
+		return bad("listen", "%q is not host:port", c.Listen)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("public_url", "%q is not an http(s) URL", c.PublicURL)
+	}
+	switch c.Store {
+	case "embedded":
+		if c.DataDir == "" {
+			return bad("data_dir", "must not be empty")
+		}
+	case "redis":
+		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return bad("redis.url", "must be a redis:// or rediss:// URL")
+		}
+		if c.Redis.Prefix == "" {
+			return bad("redis.prefix", "must not be empty")
+		}
+	default:
+		return bad("store", "%q must be embedded or redis", c.Store)
+	}
+	for _, u := range []struct {
+		key, val string
+		on       bool
+	}{
+		{"line.endpoint", c.LINE.Endpoint, c.LINE.Enabled}, {"sms.base_url", c.SMS.BaseURL, c.SMS.Enabled},
+		{"voice.base_url", c.Voice.BaseURL, c.Voice.Enabled}, {"openai.base_url", c.OpenAI.BaseURL, c.OpenAI.Enabled},
+	} {
+		if !u.on {
+			continue
+		}
+		if p, err := url.Parse(u.val); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return bad(u.key, "%q is not an http(s) URL", u.val)
+		}
+	}
+	e164 := regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+	if c.SMS.Enabled && !e164.MatchString(c.SMS.From) {
+		return bad("sms.from", "must be an E.164 number")
+	}
+	if c.Voice.Enabled && !e164.MatchString(c.Voice.From) {
+		return bad("voice.from", "must be an E.164 number")
+	}
+	for key, v := range map[string]float64{"line.multicast_rps": c.LINE.MulticastRPS, "sms.rps": c.SMS.RPS, "voice.rps": c.Voice.RPS} {
+		if v < 0 {
+			return bad(key, "must be 0 (unlimited) or more")
+		}
+	}
+	for key, v := range map[string]int{"line.workers": c.LINE.Workers, "sms.workers": c.SMS.Workers, "voice.workers": c.Voice.Workers} {
+		if v < 0 || v > 256 {
+			return bad(key, "must be 0 (default) to 256")
+		}
+	}
+	if c.Alerts.DefaultExpiry < Duration(time.Minute) {
+		return bad("alerts.default_expiry", "must be at least 1m")
+	}
+	if c.Facilities.DefaultCapacity < 0 {
+		return bad("facilities.default_capacity", "must not be negative")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "%q must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "%q must be text or json", c.Log.Format)
+	}
+	if !c.Sandbox {
+		need := []struct {
+			on       bool
+			env, val string
+		}{
+			{c.LINE.Enabled, "LINE_CHANNEL_SECRET", c.Secrets.LINEChannelSecret},
+			{c.LINE.Enabled, "LINE_CHANNEL_ACCESS_TOKEN", c.Secrets.LINEChannelAccessToken},
+			{c.SMS.Enabled || c.Voice.Enabled, "TWILIO_ACCOUNT_SID", c.Secrets.TwilioAccountSID},
+			{c.SMS.Enabled || c.Voice.Enabled, "TWILIO_AUTH_TOKEN", c.Secrets.TwilioAuthToken},
+			{c.OpenAI.Enabled, "OPENAI_API_KEY", c.Secrets.OpenAIAPIKey},
+		}
+		for _, n := range need {
+			if n.on && n.val == "" {
+				return fmt.Errorf("config: %s is not set (needed by an enabled provider with sandbox off)", n.env)
+			}
+		}
+	}
+	return nil
+}
+
+func splitHostPort(s string) (string, int, error) {
+	i := strings.LastIndex(s, ":")
+	if i < 0 {
+		return "", 0, errors.New("no port")
+	}
+	p, err := strconv.Atoi(s[i+1:])
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, errors.New("bad port")
+	}
+	return s[:i], p, nil
+}

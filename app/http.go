@@ -1,0 +1,147 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/minato-city/anpi/alert/line"
+	"github.com/minato-city/anpi/alert/sms"
+	"github.com/minato-city/anpi/httpapi"
+	console "github.com/minato-city/anpi/ops-console"
+	"github.com/minato-city/anpi/safety"
+)
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	api := &console.API{
+		Auth: a.Auth, Alerts: a.Alerts, Safety: a.Safety, Residents: a.Residents,
+		Facilities: a.Facilities, Classifier: a.Classifier, Log: a.Log,
+	}
+	api.Routes(mux)
+	public := a.Facilities.PublicHandler()
+	mux.Handle("GET /api/v1/facilities", public)
+	mux.Handle("GET /api/v1/facilities/nearest", public)
+	mux.Handle("GET /api/v1/facilities/{id}", public)
+
+	mux.HandleFunc("POST /webhooks/line", a.lineWebhook)
+	mux.HandleFunc("POST /webhooks/twilio/status", a.twilioStatus)
+	mux.Handle("GET /r/{token}", a.Safety.ReplyPage(a.Links))
+	mux.Handle("POST /r/{token}", a.Safety.ReplyPage(a.Links))
+
+	mux.Handle("GET /console/ws", a.Hub)
+	ui := console.UI()
+	mux.Handle("GET /console", ui)
+	mux.Handle("GET /console/", ui)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console", http.StatusFound)
+	})
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.Backend.Ping(ctx); err != nil {
+			httpapi.WriteError(w, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "store_unreachable", Message: "the store does not answer"})
+			return
+		}
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready", "store": a.Cfg.Store})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, httpapi.NotFound("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return a.metrics.middleware(recoverer(a, mux))
+}
+
+// recoverer turns a panic in a handler into a 500 without a stack trace in
+// the response.
+func recoverer(a *App, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.Log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				httpapi.WriteError(w, errors.New("panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// lineWebhook verifies the LINE signature, enqueues the events durably and
+// answers at once; the reply consumer does the rest.
+func (a *App) lineWebhook(w http.ResponseWriter, r *http.Request) {
+	events, err := line.ParseWebhook(a.Cfg.Secrets.LINEChannelSecret, r)
+	if err != nil {
+		a.metrics.webhooks.WithLabelValues("line", "rejected").Inc()
+		if errors.Is(err, line.ErrBadSignature) {
+			httpapi.WriteError(w, &httpapi.Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "X-Line-Signature does not match the body"})
+			return
+		}
+		httpapi.WriteError(w, httpapi.BadRequest("webhook body: %s", err.Error()))
+		return
+	}
+	replies := make([]safety.Reply, 0, len(events))
+	for _, e := range events {
+		rp := safety.Reply{EventID: e.ID, LINEUserID: e.UserID, Channel: "line", At: e.Time}
+		switch e.Type {
+		case "postback":
+			check, label, ok := safety.ParsePostback(e.Data)
+			if !ok {
+				continue
+			}
+			rp.CheckID, rp.Button = check, label
+		case "text":
+			rp.Text = e.Text
+		case "location":
+			rp.Lat, rp.Lng = e.Lat, e.Lng
+		default:
+			continue
+		}
+		if rp.EventID == "" || rp.LINEUserID == "" {
+			continue
+		}
+		replies = append(replies, rp)
+	}
+	n, err := a.Safety.Accept(r.Context(), "line", replies...)
+	if err != nil {
+		a.Log.Error("line webhook enqueue", "err", err)
+		httpapi.WriteError(w, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "could not store the events; redeliver"})
+		return
+	}
+	a.metrics.webhooks.WithLabelValues("line", "accepted").Add(float64(n))
+	a.metrics.webhooks.WithLabelValues("line", "duplicate").Add(float64(len(replies) - n))
+	httpapi.WriteJSON(w, http.StatusOK, map[string]int{"accepted": n})
+}
+
+// twilioStatus applies SMS status callbacks, signature-checked against the
+// configured public URL.
+func (a *App) twilioStatus(w http.ResponseWriter, r *http.Request) {
+	url := strings.TrimRight(a.Cfg.PublicURL, "/") + "/webhooks/twilio/status"
+	st, err := sms.ParseStatus(r, a.Cfg.Secrets.TwilioAuthToken, url)
+	if err != nil {
+		a.metrics.webhooks.WithLabelValues("twilio_status", "rejected").Inc()
+		if errors.Is(err, sms.ErrBadSignature) {
+			httpapi.WriteError(w, &httpapi.Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "X-Twilio-Signature does not match"})
+			return
+		}
+		httpapi.WriteError(w, httpapi.BadRequest("status callback: %s", err.Error()))
+		return
+	}
+	if err := a.Alerts.RecordStatus(r.Context(), st.MessageSid, st.MessageStatus, st.ErrorCode); err != nil {
+		a.Log.Error("twilio status", "err", err)
+		httpapi.WriteError(w, err)
+		return
+	}
+	a.metrics.webhooks.WithLabelValues("twilio_status", "accepted").Inc()
+	w.WriteHeader(http.StatusNoContent)
+}

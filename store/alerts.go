@@ -1,0 +1,242 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/minato-city/anpi/alert"
+)
+
+// Alerts gives the broadcast engine its alert.Store over a Backend.
+type Alerts struct{ B Backend }
+
+var _ alert.Store = Alerts{}
+
+const (
+	collAlerts      = "alerts"
+	collBatches     = "batches"
+	collLedgers     = "ledgers"
+	collAlertCounts = "alert_counts"
+	collRefs        = "refs"
+)
+
+func mapNotFound(err, to error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w", to)
+	}
+	return err
+}
+
+// PutAlert implements alert.Store.
+func (s Alerts) PutAlert(ctx context.Context, a *alert.Alert) error {
+	return putJSON(ctx, s.B, collAlerts, a.ID, a)
+}
+
+// GetAlert implements alert.Store.
+func (s Alerts) GetAlert(ctx context.Context, id string) (*alert.Alert, error) {
+	var a alert.Alert
+	if err := getJSON(ctx, s.B, collAlerts, id, &a); err != nil {
+		return nil, mapNotFound(err, alert.ErrNotFound)
+	}
+	return &a, nil
+}
+
+// UpdateAlert implements alert.Store.
+func (s Alerts) UpdateAlert(ctx context.Context, id string, fn func(a *alert.Alert) error) (*alert.Alert, error) {
+	var out *alert.Alert
+	err := updateJSON(ctx, s.B, collAlerts, id, false, func() *alert.Alert { return new(alert.Alert) }, func(a *alert.Alert) error {
+		if err := fn(a); err != nil {
+			return err
+		}
+		out = a
+		return nil
+	})
+	if err != nil {
+		return nil, mapNotFound(err, alert.ErrNotFound)
+	}
+	return out, nil
+}
+
+// ListAlerts implements alert.Store.
+func (s Alerts) ListAlerts(ctx context.Context, after string, limit int) ([]*alert.Alert, error) {
+	kvs, err := s.B.Scan(ctx, collAlerts, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	out := make([]*alert.Alert, 0, len(kvs))
+	for _, kv := range kvs {
+		var a alert.Alert
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			return nil, fmt.Errorf("alert %s: %w", kv.Key, err)
+		}
+		out = append(out, &a)
+	}
+	return out, nil
+}
+
+// PutBatches implements alert.Store.
+func (s Alerts) PutBatches(ctx context.Context, bs []*alert.Batch) error {
+	kvs := make([]KV, len(bs))
+	for i, b := range bs {
+		v, err := json.Marshal(b)
+		if err != nil {
+			return fmt.Errorf("batch: %w", err)
+		}
+		kvs[i] = KV{Key: b.ID, Value: v}
+	}
+	return s.B.PutMany(ctx, collBatches, kvs)
+}
+
+// GetBatch implements alert.Store.
+func (s Alerts) GetBatch(ctx context.Context, id string) (*alert.Batch, error) {
+	var b alert.Batch
+	if err := getJSON(ctx, s.B, collBatches, id, &b); err != nil {
+		return nil, mapNotFound(err, alert.ErrNotFound)
+	}
+	return &b, nil
+}
+
+// ScanBatches implements alert.Store.
+func (s Alerts) ScanBatches(ctx context.Context, alertID, after string, limit int) ([]*alert.Batch, error) {
+	prefix := alertID + "/"
+	if after < prefix {
+		after = prefix
+	}
+	kvs, err := s.B.Scan(ctx, collBatches, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("batches: %w", err)
+	}
+	out := make([]*alert.Batch, 0, len(kvs))
+	for _, kv := range kvs {
+		if !strings.HasPrefix(kv.Key, prefix) {
+			break
+		}
+		var b alert.Batch
+		if err := json.Unmarshal(kv.Value, &b); err != nil {
+			return nil, fmt.Errorf("batch %s: %w", kv.Key, err)
+		}
+		out = append(out, &b)
+	}
+	return out, nil
+}
+
+// GetLedger implements alert.Store; a batch without a ledger gets a zero one.
+func (s Alerts) GetLedger(ctx context.Context, batchID string) (*alert.Ledger, error) {
+	var l alert.Ledger
+	err := getJSON(ctx, s.B, collLedgers, batchID, &l)
+	if errors.Is(err, ErrNotFound) {
+		return &alert.Ledger{State: alert.LedgerPending}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// UpdateLedger implements alert.Store.
+func (s Alerts) UpdateLedger(ctx context.Context, batchID string, fn func(l *alert.Ledger) error) (*alert.Ledger, error) {
+	var out *alert.Ledger
+	err := updateJSON(ctx, s.B, collLedgers, batchID, true, func() *alert.Ledger { return &alert.Ledger{State: alert.LedgerPending} }, func(l *alert.Ledger) error {
+		if err := fn(l); err != nil {
+			return err
+		}
+		out = l
+		return nil
+	})
+	return out, err
+}
+
+// AddCounts implements alert.Store.
+func (s Alerts) AddCounts(ctx context.Context, alertID string, deltas map[string]int64) error {
+	for k, v := range deltas {
+		if v == 0 {
+			delete(deltas, k)
+		}
+	}
+	if len(deltas) == 0 {
+		return nil
+	}
+	return s.B.IncrMany(ctx, collAlertCounts, alertID, deltas)
+}
+
+// Counts implements alert.Store.
+func (s Alerts) Counts(ctx context.Context, alertID string) (map[string]int64, error) {
+	return s.B.Counters(ctx, collAlertCounts, alertID)
+}
+
+// SetCounts implements alert.Store by adding the difference to the current
+// counts; callers use it when no other writer changes them.
+func (s Alerts) SetCounts(ctx context.Context, alertID string, counts map[string]int64) error {
+	cur, err := s.B.Counters(ctx, collAlertCounts, alertID)
+	if err != nil {
+		return err
+	}
+	diff := map[string]int64{}
+	for k, v := range counts {
+		if d := v - cur[k]; d != 0 {
+			diff[k] = d
+		}
+	}
+	for k, v := range cur {
+		if _, ok := counts[k]; !ok && v != 0 {
+			diff[k] = -v
+		}
+	}
+	if len(diff) == 0 {
+		return nil
+	}
+	return s.B.IncrMany(ctx, collAlertCounts, alertID, diff)
+}
+
+// PutRefs implements alert.Store.
+func (s Alerts) PutRefs(ctx context.Context, refs map[string]alert.Ref) error {
+	kvs := make([]KV, 0, len(refs))
+	for id, r := range refs {
+		v, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		kvs = append(kvs, KV{Key: id, Value: v})
+	}
+	return s.B.PutMany(ctx, collRefs, kvs)
+}
+
+// GetRef implements alert.Store.
+func (s Alerts) GetRef(ctx context.Context, providerID string) (alert.Ref, error) {
+	var r alert.Ref
+	if err := getJSON(ctx, s.B, collRefs, providerID, &r); err != nil {
+		return r, mapNotFound(err, alert.ErrNotFound)
+	}
+	return r, nil
+}
+
+// Enqueue implements alert.Store.
+func (s Alerts) Enqueue(ctx context.Context, queue string, batchIDs ...string) error {
+	data := make([][]byte, len(batchIDs))
+	for i, id := range batchIDs {
+		data[i] = []byte(id)
+	}
+	return s.B.Enqueue(ctx, queue, data...)
+}
+
+// Claim implements alert.Store.
+func (s Alerts) Claim(ctx context.Context, queue, consumer string, max int, minIdle, block time.Duration) ([]alert.Job, error) {
+	ms, err := s.B.Claim(ctx, queue, consumer, max, minIdle, block)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]alert.Job, len(ms))
+	for i, m := range ms {
+		out[i] = alert.Job{ID: m.ID, BatchID: string(m.Data), Deliveries: m.Deliveries}
+	}
+	return out, nil
+}
+
+// Ack implements alert.Store.
+func (s Alerts) Ack(ctx context.Context, queue string, jobIDs ...string) error {
+	return s.B.Ack(ctx, queue, jobIDs...)
+}

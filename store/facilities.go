@@ -1,0 +1,43 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/minato-city/anpi/routing"
+)
+
+// Facilities gives the facility registry its routing.Store over a Backend.
+type Facilities struct{ B Backend }
+
+var _ routing.Store = Facilities{}
+
+const collFacilities = "facilities"
+
+// PutFacilities implements routing.Store.
+func (s Facilities) PutFacilities(ctx context.Context, fs []routing.Facility) error {
+	kvs := make([]KV, len(fs))
+	for i, f := range fs {
+		v, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("facility: %w", err)
+		}
+		kvs[i] = KV{Key: f.ID, Value: v}
+	}
+	return s.B.PutMany(ctx, collFacilities, kvs)
+}
+
+// Facilities implements routing.Store.
+func (s Facilities) Facilities(ctx context.Context) ([]routing.Facility, error) {
+	var out []routing.Facility
+	err := scanAll(ctx, s.B, collFacilities, "", func(kv KV) error {
+		var f routing.Facility
+		if err := json.Unmarshal(kv.Value, &f); err != nil {
+			return fmt.Errorf("facility %s: %w", kv.Key, err)
+		}
+		out = append(out, f)
+		return nil
+	})
+	return out, err
+}

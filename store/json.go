@@ -1,0 +1,49 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+func putJSON(ctx context.Context, b Backend, coll, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%s: encode: %w", coll, err)
+	}
+	if err := b.Put(ctx, coll, key, data); err != nil {
+		return fmt.Errorf("%s: %w", coll, err)
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, b Backend, coll, key string, v any) error {
+	data, err := b.Get(ctx, coll, key)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", coll, key, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s %q: decode: %w", coll, key, err)
+	}
+	return nil
+}
+
+// updateJSON runs fn on the decoded value of key inside Backend.Update. A
+// missing key is ErrNotFound unless create is set, in which case fn gets
+// fresh().
+func updateJSON[T any](ctx context.Context, b Backend, coll, key string, create bool, fresh func() *T, fn func(*T) error) error {
+	return b.Update(ctx, coll, key, func(old []byte) ([]byte, error) {
+		v := fresh()
+		if old == nil {
+			if !create {
+				return nil, fmt.Errorf("%s %q: %w", coll, key, ErrNotFound)
+			}
+		} else if err := json.Unmarshal(old, v); err != nil {
+			return nil, fmt.Errorf("%s %q: decode: %w", coll, key, err)
+		}
+		if err := fn(v); err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	})
+}

@@ -1,0 +1,297 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/minato-city/anpi/store"
+)
+
+// errEmptyKey is returned for an empty key or collection name.
+var errEmptyKey = errors.New("empty key")
+
+func checkKey(coll, key string) error {
+	if coll == "" || key == "" {
+		return errEmptyKey
+	}
+	return nil
+}
+
+// scanScript reads one page of a collection atomically: the keys after
+// ARGV[1] from the ZSET and their values from the HASH.
+var scanScript = goredis.NewScript(`
+local keys = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, k in ipairs(keys) do
+  local v = redis.call('HGET', KEYS[1], k)
+  if v then
+    out[#out + 1] = k
+    out[#out + 1] = v
+  end
+end
+return out
+`)
+
+// casScript writes a key only if it still has the value Update read:
+// ARGV = key, existed ("1"/"0"), sha1 of old value, op ("set"/"del"), new value.
+var casScript = goredis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[2] == '1' then
+  if not cur or redis.sha1hex(cur) ~= ARGV[3] then return 0 end
+elseif cur then
+  return 0
+end
+if ARGV[4] == 'set' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[5])
+  redis.call('ZADD', KEYS[2], 0, ARGV[1])
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 1
+`)
+
+// Put stores val under key in coll, replacing any old value.
+func (b *Backend) Put(ctx context.Context, coll, key string, val []byte) error {
+	if err := checkKey(coll, key); err != nil {
+		return fmt.Errorf("redis put: %w", err)
+	}
+	_, err := b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.HSet(ctx, b.hashKey(coll), key, val)
+		p.ZAdd(ctx, b.zsetKey(coll), goredis.Z{Member: key})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis put: %w", err)
+	}
+	return nil
+}
+
+// PutMany stores all pairs in one MULTI/EXEC.
+func (b *Backend) PutMany(ctx context.Context, coll string, kvs []store.KV) error {
+	for _, kv := range kvs {
+		if err := checkKey(coll, kv.Key); err != nil {
+			return fmt.Errorf("redis put many: %w", err)
+		}
+	}
+	if len(kvs) == 0 {
+		return nil
+	}
+	fields := make([]any, 0, 2*len(kvs))
+	members := make([]goredis.Z, 0, len(kvs))
+	for _, kv := range kvs {
+		fields = append(fields, kv.Key, kv.Value)
+		members = append(members, goredis.Z{Member: kv.Key})
+	}
+	_, err := b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.HSet(ctx, b.hashKey(coll), fields...)
+		p.ZAdd(ctx, b.zsetKey(coll), members...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis put many: %w", err)
+	}
+	return nil
+}
+
+// Get returns the value of key, or store.ErrNotFound.
+func (b *Backend) Get(ctx context.Context, coll, key string) ([]byte, error) {
+	v, err := b.c.HGet(ctx, b.hashKey(coll), key).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis get: %w", err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+// Delete removes key; deleting a missing key is not an error.
+func (b *Backend) Delete(ctx context.Context, coll, key string) error {
+	if err := checkKey(coll, key); err != nil {
+		return fmt.Errorf("redis delete: %w", err)
+	}
+	_, err := b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.HDel(ctx, b.hashKey(coll), key)
+		p.ZRem(ctx, b.zsetKey(coll), key)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis delete: %w", err)
+	}
+	return nil
+}
+
+// Scan returns up to limit pairs with keys greater than after, in byte order
+// (ZRANGEBYLEX), read atomically by a script. limit must be positive.
+func (b *Backend) Scan(ctx context.Context, coll, after string, limit int) ([]store.KV, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("redis scan: limit %d must be positive", limit)
+	}
+	min := "-"
+	if after != "" {
+		min = "(" + after
+	}
+	res, err := scanScript.Run(ctx, b.c, []string{b.hashKey(coll), b.zsetKey(coll)}, min, limit).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("redis scan: %w", err)
+	}
+	out := make([]store.KV, 0, len(res)/2)
+	for i := 0; i+1 < len(res); i += 2 {
+		k, _ := res[i].(string)
+		v, _ := res[i+1].(string)
+		out = append(out, store.KV{Key: k, Value: []byte(v)})
+	}
+	return out, nil
+}
+
+// Count returns the number of keys in coll.
+func (b *Backend) Count(ctx context.Context, coll string) (int, error) {
+	n, err := b.c.ZCard(ctx, b.zsetKey(coll)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis count: %w", err)
+	}
+	return int(n), nil
+}
+
+// Update reads key, calls fn and writes the result with a compare-and-set
+// script that succeeds only if the key still has the value fn saw; on a
+// conflict it backs off and retries until ctx ends. Conflicts are per key,
+// not per collection. fn's error is returned as is and nothing is written.
+func (b *Backend) Update(ctx context.Context, coll, key string, fn func(old []byte) ([]byte, error)) error {
+	if err := checkKey(coll, key); err != nil {
+		return fmt.Errorf("redis update: %w", err)
+	}
+	keys := []string{b.hashKey(coll), b.zsetKey(coll)}
+	backoff := 500 * time.Microsecond
+	for {
+		old, err := b.c.HGet(ctx, keys[0], key).Bytes()
+		existed := true
+		switch {
+		case errors.Is(err, goredis.Nil):
+			old, existed = nil, false
+		case err != nil:
+			return fmt.Errorf("redis update: %w", err)
+		case old == nil:
+			old = []byte{}
+		}
+		val, err := fn(old)
+		if err != nil {
+			return err
+		}
+		if val == nil && !existed {
+			return nil // delete of a missing key: nothing to do
+		}
+		var sum string
+		ex := "0"
+		if existed {
+			h := sha1.Sum(old)
+			sum, ex = hex.EncodeToString(h[:]), "1"
+		}
+		op := "set"
+		if val == nil {
+			op = "del"
+		}
+		ok, err := casScript.Run(ctx, b.c, keys, key, ex, sum, op, val).Int()
+		if err != nil {
+			return fmt.Errorf("redis update: %w", err)
+		}
+		if ok == 1 {
+			return nil
+		}
+		// Lost the race: wait a jittered, growing moment and read again.
+		t := time.NewTimer(backoff/2 + rand.N(backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("redis update: %w", ctx.Err())
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 4*time.Millisecond)
+	}
+}
+
+// PutIfAbsent sets a marker with SET NX (PX ttl when ttl > 0) and reports
+// whether it was set. Markers are not visible to Get, Scan or Count.
+func (b *Backend) PutIfAbsent(ctx context.Context, coll, key string, val []byte, ttl time.Duration) (bool, error) {
+	if err := checkKey(coll, key); err != nil {
+		return false, fmt.Errorf("redis put if absent: %w", err)
+	}
+	if ttl < 0 {
+		ttl = 0
+	} else if ttl > 0 && ttl < time.Millisecond {
+		ttl = time.Millisecond
+	}
+	ok, err := b.c.SetNX(ctx, b.markerKey(coll, key), val, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis put if absent: %w", err)
+	}
+	return ok, nil
+}
+
+// Incr adds delta to field of the counter set key (HINCRBY).
+func (b *Backend) Incr(ctx context.Context, coll, key, field string, delta int64) (int64, error) {
+	if err := checkKey(coll, key); err != nil {
+		return 0, fmt.Errorf("redis incr: %w", err)
+	}
+	if field == "" {
+		return 0, fmt.Errorf("redis incr: %w", errEmptyKey)
+	}
+	n, err := b.c.HIncrBy(ctx, b.counterKey(coll, key), field, delta).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis incr: %w", err)
+	}
+	return n, nil
+}
+
+// IncrMany applies several HINCRBYs in one MULTI/EXEC.
+func (b *Backend) IncrMany(ctx context.Context, coll, key string, deltas map[string]int64) error {
+	if err := checkKey(coll, key); err != nil {
+		return fmt.Errorf("redis incr many: %w", err)
+	}
+	if _, ok := deltas[""]; ok {
+		return fmt.Errorf("redis incr many: %w", errEmptyKey)
+	}
+	if len(deltas) == 0 {
+		return nil
+	}
+	k := b.counterKey(coll, key)
+	_, err := b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		for f, d := range deltas {
+			p.HIncrBy(ctx, k, f, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis incr many: %w", err)
+	}
+	return nil
+}
+
+// Counters returns all fields of the counter set key (empty map if none).
+func (b *Backend) Counters(ctx context.Context, coll, key string) (map[string]int64, error) {
+	m, err := b.c.HGetAll(ctx, b.counterKey(coll, key)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis counters: %w", err)
+	}
+	out := make(map[string]int64, len(m))
+	for f, v := range m {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("redis counters: field %q: %w", f, err)
+		}
+		out[f] = n
+	}
+	return out, nil
+}

@@ -1,0 +1,227 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/minato-city/anpi/store"
+)
+
+// Queues are Redis Streams with one consumer group, group, per stream. Ids
+// are stream ids ("1733030400000-0"). The payload is the field "d".
+const (
+	group     = "anpi"
+	dataField = "d"
+	// blockSlice bounds one blocking XREADGROUP so that a cancelled ctx ends
+	// Claim soon even when the client does not watch contexts.
+	blockSlice = 500 * time.Millisecond
+)
+
+// ensureGroup creates the stream and its consumer group (from the start of
+// the stream, so nothing enqueued earlier is skipped) once per process.
+func (b *Backend) ensureGroup(ctx context.Context, stream string, force bool) error {
+	if _, ok := b.groups.Load(stream); ok && !force {
+		return nil
+	}
+	err := b.c.XGroupCreateMkStream(ctx, stream, group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return err
+	}
+	b.groups.Store(stream, struct{}{})
+	return nil
+}
+
+func isNoGroup(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOGROUP") }
+
+// Enqueue appends messages with XADD, all in one MULTI/EXEC.
+func (b *Backend) Enqueue(ctx context.Context, queue string, data ...[]byte) error {
+	if queue == "" {
+		return fmt.Errorf("redis enqueue: %w", errEmptyKey)
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	stream := b.streamKey(queue)
+	_, err := b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, d := range data {
+			p.XAdd(ctx, &goredis.XAddArgs{Stream: stream, Values: []any{dataField, d}})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis enqueue: %w", err)
+	}
+	return nil
+}
+
+// Claim reclaims idle pending messages with XAUTOCLAIM, then reads new ones
+// with XREADGROUP, blocking up to block when there are none.
+func (b *Backend) Claim(ctx context.Context, queue, consumer string, limit int, minIdle, block time.Duration) ([]store.Message, error) {
+	if queue == "" {
+		return nil, fmt.Errorf("redis claim: %w", errEmptyKey)
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("redis claim: max %d must be positive", limit)
+	}
+	stream := b.streamKey(queue)
+	if err := b.ensureGroup(ctx, stream, false); err != nil {
+		return nil, fmt.Errorf("redis claim: %w", err)
+	}
+	msgs, err := b.reclaim(ctx, stream, consumer, limit, minIdle)
+	if isNoGroup(err) {
+		if err = b.ensureGroup(ctx, stream, true); err == nil {
+			msgs, err = b.reclaim(ctx, stream, consumer, limit, minIdle)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis claim: %w", err)
+	}
+	if len(msgs) == limit {
+		return msgs, nil
+	}
+	deadline := time.Now().Add(block)
+	for {
+		wait := time.Duration(-1) // no BLOCK argument: do not wait
+		if len(msgs) == 0 && block > 0 {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return nil, nil
+			}
+			wait = max(min(left, blockSlice), time.Millisecond)
+		}
+		fresh, err := b.readNew(ctx, stream, consumer, limit-len(msgs), wait)
+		if isNoGroup(err) {
+			if err = b.ensureGroup(ctx, stream, true); err == nil {
+				fresh, err = b.readNew(ctx, stream, consumer, limit-len(msgs), wait)
+			}
+		}
+		if err != nil {
+			if len(msgs) > 0 {
+				// The reclaimed ones are ours now; hand them out.
+				return msgs, nil
+			}
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			return nil, fmt.Errorf("redis claim: %w", err)
+		}
+		msgs = append(msgs, fresh...)
+		if len(msgs) > 0 || wait < 0 {
+			return msgs, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// reclaim takes over messages pending for at least minIdle.
+func (b *Backend) reclaim(ctx context.Context, stream, consumer string, limit int, minIdle time.Duration) ([]store.Message, error) {
+	var out []store.Message
+	start := "0-0"
+	for len(out) < limit {
+		xs, next, err := b.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
+			Stream: stream, Group: group, Consumer: consumer,
+			MinIdle: minIdle, Start: start, Count: int64(limit - len(out)),
+		}).Result()
+		if err != nil {
+			return out, err
+		}
+		for _, x := range xs {
+			out = append(out, toMessage(x, 2))
+		}
+		if next == "0-0" || next == "" {
+			break
+		}
+		start = next
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	// Delivery counts live in the pending entries list.
+	cmds, err := b.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, m := range out {
+			p.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: stream, Group: group, Start: m.ID, End: m.ID, Count: 1})
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		// The messages are claimed already; keep the lower bound of 2.
+		return out, nil
+	}
+	for i, c := range cmds {
+		if pc, ok := c.(*goredis.XPendingExtCmd); ok {
+			if ps, err := pc.Result(); err == nil && len(ps) == 1 && ps[0].RetryCount > 1 {
+				out[i].Deliveries = int(ps[0].RetryCount)
+			}
+		}
+	}
+	return out, nil
+}
+
+// readNew reads never-delivered messages; wait < 0 does not block.
+func (b *Backend) readNew(ctx context.Context, stream, consumer string, count int, wait time.Duration) ([]store.Message, error) {
+	res, err := b.c.XReadGroup(ctx, &goredis.XReadGroupArgs{
+		Group: group, Consumer: consumer, Streams: []string{stream, ">"},
+		Count: int64(count), Block: wait,
+	}).Result()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Message
+	for _, s := range res {
+		for _, x := range s.Messages {
+			out = append(out, toMessage(x, 1))
+		}
+	}
+	return out, nil
+}
+
+func toMessage(x goredis.XMessage, deliveries int) store.Message {
+	var data []byte
+	switch v := x.Values[dataField].(type) {
+	case string:
+		data = []byte(v)
+	case []byte:
+		data = v
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return store.Message{ID: x.ID, Data: data, Deliveries: deliveries}
+}
+
+// Ack acknowledges and deletes messages (XACK + XDEL in one MULTI/EXEC).
+func (b *Backend) Ack(ctx context.Context, queue string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	stream := b.streamKey(queue)
+	_, err := b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.XAck(ctx, stream, group, ids...)
+		p.XDel(ctx, stream, ids...)
+		return nil
+	})
+	if err != nil && !isNoGroup(err) {
+		return fmt.Errorf("redis ack: %w", err)
+	}
+	return nil
+}
+
+// QueueLen returns XLEN: acknowledged messages are deleted, so this counts
+// the messages not yet acknowledged.
+func (b *Backend) QueueLen(ctx context.Context, queue string) (int, error) {
+	n, err := b.c.XLen(ctx, b.streamKey(queue)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis queue len: %w", err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/minato-city/anpi/residents"
+)
+
+// Residents gives the directory its residents.Store over a Backend. It keeps
+// an index from LINE user id to resident id; an entry left behind when a
+// resident's LINE id changes is harmless because lookups check that the
+// resident still has that id.
+type Residents struct{ B Backend }
+
+var _ residents.Store = Residents{}
+
+const (
+	collResidents = "residents"
+	collLINEIndex = "residents_by_line"
+)
+
+// PutResidents implements residents.Store.
+func (s Residents) PutResidents(ctx context.Context, rs []residents.Resident) error {
+	kvs := make([]KV, 0, len(rs))
+	var idx []KV
+	for _, r := range rs {
+		v, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("residents: %w", err)
+		}
+		kvs = append(kvs, KV{Key: r.ID, Value: v})
+		if r.Contacts.LINEUserID != "" {
+			idx = append(idx, KV{Key: r.Contacts.LINEUserID, Value: []byte(r.ID)})
+		}
+	}
+	if err := s.B.PutMany(ctx, collResidents, kvs); err != nil {
+		return fmt.Errorf("residents: %w", err)
+	}
+	if len(idx) > 0 {
+		if err := s.B.PutMany(ctx, collLINEIndex, idx); err != nil {
+			return fmt.Errorf("residents index: %w", err)
+		}
+	}
+	return nil
+}
+
+// Resident implements residents.Store.
+func (s Residents) Resident(ctx context.Context, id string) (residents.Resident, error) {
+	var r residents.Resident
+	if err := getJSON(ctx, s.B, collResidents, id, &r); err != nil {
+		return r, mapNotFound(err, residents.ErrNotFound)
+	}
+	return r, nil
+}
+
+// DeleteResident implements residents.Store.
+func (s Residents) DeleteResident(ctx context.Context, id string) error {
+	r, err := s.Resident(ctx, id)
+	if err != nil {
+		return nil
+	}
+	if r.Contacts.LINEUserID != "" {
+		if err := s.B.Delete(ctx, collLINEIndex, r.Contacts.LINEUserID); err != nil {
+			return fmt.Errorf("residents index: %w", err)
+		}
+	}
+	return s.B.Delete(ctx, collResidents, id)
+}
+
+// ScanResidents implements residents.Store.
+func (s Residents) ScanResidents(ctx context.Context, after string, limit int) ([]residents.Resident, error) {
+	kvs, err := s.B.Scan(ctx, collResidents, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("residents: %w", err)
+	}
+	out := make([]residents.Resident, len(kvs))
+	for i, kv := range kvs {
+		if err := json.Unmarshal(kv.Value, &out[i]); err != nil {
+			return nil, fmt.Errorf("resident %s: %w", kv.Key, err)
+		}
+	}
+	return out, nil
+}
+
+// ResidentByLINE implements residents.Store.
+func (s Residents) ResidentByLINE(ctx context.Context, lineUserID string) (string, error) {
+	v, err := s.B.Get(ctx, collLINEIndex, lineUserID)
+	if err != nil {
+		return "", mapNotFound(err, residents.ErrNotFound)
+	}
+	r, err := s.Resident(ctx, string(v))
+	if err != nil {
+		return "", err
+	}
+	if r.Contacts.LINEUserID != lineUserID {
+		return "", fmt.Errorf("LINE user: %w", residents.ErrNotFound)
+	}
+	return r.ID, nil
+}
+
+// CountResidents implements residents.Store.
+func (s Residents) CountResidents(ctx context.Context) (int, error) {
+	return s.B.Count(ctx, collResidents)
+}

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/minato-city/anpi/safety"
+)
+
+// Safety gives safety checks their safety.Store over a Backend.
+type Safety struct{ B Backend }
+
+var _ safety.Store = Safety{}
+
+const (
+	collChecks      = "checks"
+	collStatuses    = "statuses"
+	collCheckCounts = "check_counts"
+	collTriage      = "triage"
+	queueReplies    = "replies"
+)
+
+var errExists = errors.New("exists")
+
+// PutCheck implements safety.Store.
+func (s Safety) PutCheck(ctx context.Context, c *safety.Check) error {
+	return putJSON(ctx, s.B, collChecks, c.ID, c)
+}
+
+// GetCheck implements safety.Store.
+func (s Safety) GetCheck(ctx context.Context, id string) (*safety.Check, error) {
+	var c safety.Check
+	if err := getJSON(ctx, s.B, collChecks, id, &c); err != nil {
+		return nil, mapNotFound(err, safety.ErrNotFound)
+	}
+	return &c, nil
+}
+
+// ListChecks implements safety.Store (oldest first).
+func (s Safety) ListChecks(ctx context.Context) ([]*safety.Check, error) {
+	var out []*safety.Check
+	err := scanAll(ctx, s.B, collChecks, "", func(kv KV) error {
+		var c safety.Check
+		if err := json.Unmarshal(kv.Value, &c); err != nil {
+			return fmt.Errorf("check %s: %w", kv.Key, err)
+		}
+		out = append(out, &c)
+		return nil
+	})
+	return out, err
+}
+
+// UpdateStatus implements safety.Store.
+func (s Safety) UpdateStatus(ctx context.Context, checkID, residentID string, fn func(old *safety.PersonStatus) (*safety.PersonStatus, error)) error {
+	return s.B.Update(ctx, collStatuses, checkID+"/"+residentID, func(old []byte) ([]byte, error) {
+		var o *safety.PersonStatus
+		if old != nil {
+			o = new(safety.PersonStatus)
+			if err := json.Unmarshal(old, o); err != nil {
+				return nil, fmt.Errorf("status: decode: %w", err)
+			}
+		}
+		n, err := fn(o)
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			return old, nil
+		}
+		return json.Marshal(n)
+	})
+}
+
+// ScanStatuses implements safety.Store; after is a resident id.
+func (s Safety) ScanStatuses(ctx context.Context, checkID, after string, limit int) ([]safety.PersonStatus, error) {
+	prefix := checkID + "/"
+	kvs, err := s.B.Scan(ctx, collStatuses, prefix+after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("statuses: %w", err)
+	}
+	out := make([]safety.PersonStatus, 0, len(kvs))
+	for _, kv := range kvs {
+		if !strings.HasPrefix(kv.Key, prefix) {
+			break
+		}
+		var p safety.PersonStatus
+		if err := json.Unmarshal(kv.Value, &p); err != nil {
+			return nil, fmt.Errorf("status %s: %w", kv.Key, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// AddCounts implements safety.Store.
+func (s Safety) AddCounts(ctx context.Context, checkID string, deltas map[string]int64) error {
+	if len(deltas) == 0 {
+		return nil
+	}
+	return s.B.IncrMany(ctx, collCheckCounts, checkID, deltas)
+}
+
+// Counts implements safety.Store.
+func (s Safety) Counts(ctx context.Context, checkID string) (map[string]int64, error) {
+	return s.B.Counters(ctx, collCheckCounts, checkID)
+}
+
+// PutTriage implements safety.Store: an existing item is kept as it is.
+func (s Safety) PutTriage(ctx context.Context, t *safety.TriageItem) error {
+	return s.B.Update(ctx, collTriage, t.ID, func(old []byte) ([]byte, error) {
+		if old != nil {
+			return old, nil
+		}
+		return json.Marshal(t)
+	})
+}
+
+// GetTriage implements safety.Store.
+func (s Safety) GetTriage(ctx context.Context, id string) (*safety.TriageItem, error) {
+	var t safety.TriageItem
+	if err := getJSON(ctx, s.B, collTriage, id, &t); err != nil {
+		return nil, mapNotFound(err, safety.ErrNotFound)
+	}
+	return &t, nil
+}
+
+// UpdateTriage implements safety.Store.
+func (s Safety) UpdateTriage(ctx context.Context, id string, fn func(t *safety.TriageItem) error) (*safety.TriageItem, error) {
+	var out *safety.TriageItem
+	err := updateJSON(ctx, s.B, collTriage, id, false, func() *safety.TriageItem { return new(safety.TriageItem) }, func(t *safety.TriageItem) error {
+		if err := fn(t); err != nil {
+			return err
+		}
+		out = t
+		return nil
+	})
+	if err != nil {
+		return nil, mapNotFound(err, safety.ErrNotFound)
+	}
+	return out, nil
+}
+
+// ListTriage implements safety.Store.
+func (s Safety) ListTriage(ctx context.Context) ([]*safety.TriageItem, error) {
+	var out []*safety.TriageItem
+	err := scanAll(ctx, s.B, collTriage, "", func(kv KV) error {
+		var t safety.TriageItem
+		if err := json.Unmarshal(kv.Value, &t); err != nil {
+			return fmt.Errorf("triage %s: %w", kv.Key, err)
+		}
+		out = append(out, &t)
+		return nil
+	})
+	return out, err
+}
+
+// FirstSeen implements safety.Store. Seen ids are kept in a collection with
+// their expiry so that ForgetSeen can remove one again.
+func (s Safety) FirstSeen(ctx context.Context, source, id string, ttl time.Duration) (bool, error) {
+	now := time.Now()
+	err := s.B.Update(ctx, "seen:"+source, id, func(old []byte) ([]byte, error) {
+		if len(old) == 8 && now.UnixNano() < int64(binary.BigEndian.Uint64(old)) {
+			return nil, errExists
+		}
+		return binary.BigEndian.AppendUint64(nil, uint64(now.Add(ttl).UnixNano())), nil
+	})
+	if errors.Is(err, errExists) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ForgetSeen implements safety.Store.
+func (s Safety) ForgetSeen(ctx context.Context, source, id string) error {
+	return s.B.Delete(ctx, "seen:"+source, id)
+}
+
+// EnqueueReplies implements safety.Store.
+func (s Safety) EnqueueReplies(ctx context.Context, rs ...safety.Reply) error {
+	data := make([][]byte, len(rs))
+	for i, r := range rs {
+		v, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("reply: %w", err)
+		}
+		data[i] = v
+	}
+	return s.B.Enqueue(ctx, queueReplies, data...)
+}
+
+// ClaimReplies implements safety.Store.
+func (s Safety) ClaimReplies(ctx context.Context, consumer string, max int, minIdle, block time.Duration) ([]safety.QueuedReply, error) {
+	ms, err := s.B.Claim(ctx, queueReplies, consumer, max, minIdle, block)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]safety.QueuedReply, 0, len(ms))
+	for _, m := range ms {
+		var r safety.Reply
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			// A message that cannot be decoded can never be processed.
+			_ = s.B.Ack(ctx, queueReplies, m.ID)
+			continue
+		}
+		out = append(out, safety.QueuedReply{ID: m.ID, Reply: r})
+	}
+	return out, nil
+}
+
+// AckReplies implements safety.Store.
+func (s Safety) AckReplies(ctx context.Context, ids ...string) error {
+	return s.B.Ack(ctx, queueReplies, ids...)
+}
+
+// scanAll calls fn for every pair of coll after after, in key order.
+func scanAll(ctx context.Context, b Backend, coll, after string, fn func(KV) error) error {
+	for {
+		kvs, err := b.Scan(ctx, coll, after, 500)
+		if err != nil {
+			return fmt.Errorf("%s: %w", coll, err)
+		}
+		if len(kvs) == 0 {
+			return nil
+		}
+		for _, kv := range kvs {
+			if err := fn(kv); err != nil {
+				return err
+			}
+		}
+		after = kvs[len(kvs)-1].Key
+	}
+}
