@@ -274,6 +274,10 @@ type Store interface {
 	// PutRefs records which batch and recipient a provider message id belongs to.
 	PutRefs(ctx context.Context, refs map[string]Ref) error
 	GetRef(ctx context.Context, providerID string) (Ref, error)
+	// StashStatus keeps a delivery receipt that arrived before its message
+	// id was recorded; TakeStatus removes and returns it (ok false if none).
+	StashStatus(ctx context.Context, providerID, status, code string) error
+	TakeStatus(ctx context.Context, providerID string) (status, code string, ok bool, err error)
 
 	Enqueue(ctx context.Context, queue string, batchIDs ...string) error
 	Claim(ctx context.Context, queue, consumer string, max int, minIdle, block time.Duration) ([]Job, error)

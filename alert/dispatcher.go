@@ -131,8 +131,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	if err := d.Recover(ctx); err != nil {
 		d.log.Error("dispatcher recovery", "err", err)
 	}
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go func() { defer d.wg.Done(); d.planLoop(ctx) }()
+	go func() { defer d.wg.Done(); d.sweepLoop(ctx) }()
 	for ch := range d.senders {
 		n := d.cfg.Limits[ch].Workers
 		if n <= 0 {
@@ -146,6 +147,46 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	<-ctx.Done()
 	d.wg.Wait()
 	return nil
+}
+
+func cur(ctx context.Context, st Store, id string) int64 {
+	c, err := st.Counts(ctx, id)
+	if err != nil {
+		return 0
+	}
+	return c["batches_done"]
+}
+
+// SweepInterval is how often the dispatcher looks for alerts whose batches
+// are all finished but which were not marked completed (their last batch
+// finished in a process that died before saying so).
+const SweepInterval = 5 * time.Second
+
+func (d *Dispatcher) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		after := ""
+		for ctx.Err() == nil {
+			page, err := d.store.ListAlerts(ctx, after, 200)
+			if err != nil || len(page) == 0 {
+				break
+			}
+			for _, a := range page {
+				if a.Status == StatusDispatching {
+					if err := d.checkDone(ctx, a.ID); err != nil && ctx.Err() == nil {
+						d.log.Warn("sweep", "alert", a.ID, "err", err)
+					}
+				}
+			}
+			after = page[len(page)-1].ID
+		}
+	}
 }
 
 func (d *Dispatcher) planLoop(ctx context.Context) {
@@ -182,7 +223,7 @@ func (d *Dispatcher) Recover(ctx context.Context) error {
 					d.log.Error("recover plan", "alert", a.ID, "err", err)
 				}
 			case StatusDispatching:
-				if err := d.checkDone(ctx, a.ID); err != nil {
+				if err := d.recount(ctx, a.ID, true); err != nil {
 					d.log.Error("recover check", "alert", a.ID, "err", err)
 				}
 			}
@@ -317,6 +358,13 @@ func (d *Dispatcher) enqueueAll(ctx context.Context, a *Alert) error {
 // checkDone recounts an alert from its ledgers and completes it when every
 // batch is finished. The ledgers are the source of truth for the counts.
 func (d *Dispatcher) checkDone(ctx context.Context, id string) error {
+	return d.recount(ctx, id, false)
+}
+
+// recount is checkDone; with exact it also replaces the running counts when
+// batches are still open (at start-up, before any worker runs), repairing
+// counts a crash left behind.
+func (d *Dispatcher) recount(ctx context.Context, id string, exact bool) error {
 	a, err := d.store.GetAlert(ctx, id)
 	if err != nil {
 		return err
@@ -347,11 +395,19 @@ func (d *Dispatcher) checkDone(ctx context.Context, id string) error {
 		}
 		after = bs[len(bs)-1].ID
 	}
-	counts["batches_done"] = int64(done)
 	if done < a.Batches {
+		if exact {
+			// Leave batches_done alone: another process may be finishing
+			// batches right now, and the sweep completes the alert anyway.
+			counts["batches_done"] = cur(ctx, d.store, id)
+			if err := d.store.SetCounts(ctx, id, counts); err != nil {
+				return fmt.Errorf("recount: %w", err)
+			}
+		}
 		d.svc.publish(ctx, a)
 		return nil
 	}
+	counts["batches_done"] = int64(done)
 	// Every batch is finished, so no worker changes these counts any more:
 	// replace the running counts with the exact ones from the ledgers.
 	if err := d.store.SetCounts(ctx, id, counts); err != nil {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/minato-city/anpi/alert"
 	"github.com/minato-city/anpi/residents"
-	"github.com/minato-city/anpi/store"
 	"github.com/minato-city/anpi/store/bolt"
+	"github.com/minato-city/anpi/store/repo"
 )
 
 // fakeLINE emulates LINE's retry-key semantics: a repeated key that was
@@ -121,8 +121,8 @@ func newHarness(t *testing.T, path string) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, path: path, db: db}
-	h.svc = alert.NewService(store.Alerts{B: db}, nil, alert.Config{Vocabulary: vocab}, slog.New(slog.DiscardHandler))
-	h.dir = residents.NewDirectory(store.Residents{B: db})
+	h.svc = alert.NewService(repo.Alerts{B: db}, nil, alert.Config{Vocabulary: vocab}, slog.New(slog.DiscardHandler))
+	h.dir = residents.NewDirectory(repo.Residents{B: db})
 	t.Cleanup(func() { h.close() })
 	return h
 }
@@ -194,6 +194,12 @@ func (h *harness) wait(id string, want string) alert.View {
 			return v
 		}
 		if time.Now().After(deadline) {
+			st := repo.Alerts{B: h.db}
+			bs, _ := st.ScanBatches(context.Background(), id, "", 1000)
+			for _, b := range bs {
+				l, _ := st.GetLedger(context.Background(), b.ID)
+				h.t.Logf("batch %s: state %s owner %q since %s attempts %d next %s", b.ID, l.State, l.Owner, l.Since.Format("15:04:05.000"), l.Attempts, l.NextAt.Format("15:04:05.000"))
+			}
 			h.t.Fatalf("alert %s: status %s, want %s; counts %+v", id, v.Status, want, v.Counts)
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -359,23 +359,44 @@ func dedupe(ss []string) []string {
 
 // RecordStatus applies a provider delivery receipt (Twilio status callback)
 // to the ledger: delivered, or undelivered/failed with the provider's code.
-// Unknown message ids and intermediate statuses are ignored.
+// Intermediate statuses are ignored. A receipt can overtake the worker that
+// sent the message (it records message ids after the whole batch): it is
+// then stashed, and whichever side finds it later applies it, exactly once.
 func (s *Service) RecordStatus(ctx context.Context, providerID, status, code string) error {
-	var to byte
 	switch status {
-	case "delivered":
-		to = RecipientDelivered
-	case "undelivered", "failed":
-		to = RecipientUndelivered
+	case "delivered", "undelivered", "failed":
 	default:
 		return nil
 	}
 	ref, err := s.store.GetRef(ctx, providerID)
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		if err := s.store.StashStatus(ctx, providerID, status, code); err != nil {
+			return fmt.Errorf("status stash: %w", err)
+		}
+		// The worker may have recorded the id meanwhile and found nothing.
+		if ref, err = s.store.GetRef(ctx, providerID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return fmt.Errorf("status ref: %w", err)
+		}
+		st, c, ok, err := s.store.TakeStatus(ctx, providerID)
+		if err != nil || !ok {
+			return err
+		}
+		return s.applyStatus(ctx, ref, st, c)
 	}
 	if err != nil {
 		return fmt.Errorf("status ref: %w", err)
+	}
+	return s.applyStatus(ctx, ref, status, code)
+}
+
+// applyStatus moves one sent recipient to delivered or undelivered.
+func (s *Service) applyStatus(ctx context.Context, ref Ref, status, code string) error {
+	to := RecipientDelivered
+	if status != "delivered" {
+		to = RecipientUndelivered
 	}
 	b, err := s.store.GetBatch(ctx, ref.BatchID)
 	if err != nil {

@@ -107,22 +107,24 @@ func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job)
 		}
 		outs, sendErr := sender.Send(actx, sub)
 		cancel()
-		if ctx.Err() != nil {
-			// Shutting down: leave the batch claimed; whatever was in
-			// flight is retried after the restart.
+		if ctx.Err() != nil && sendErr != nil {
+			// Shutting down mid-request: leave the batch claimed; whatever
+			// was in flight is retried after the restart.
 			return nil
 		}
-		done, deltas, err := d.record(ctx, a, b, p.todo, outs, sendErr)
+		// What the provider answered is recorded even while shutting down.
+		bctx := context.WithoutCancel(ctx)
+		done, deltas, err := d.record(bctx, a, b, p.todo, outs, sendErr)
 		if err != nil {
 			return err
 		}
 		if done {
-			return d.finish(ctx, q, j, b, deltas)
+			return d.finish(bctx, q, j, b, deltas)
 		}
-		if err := d.store.AddCounts(ctx, b.AlertID, deltas); err != nil {
+		if err := d.store.AddCounts(bctx, b.AlertID, deltas); err != nil {
 			return err
 		}
-		d.svc.publish(ctx, a)
+		d.svc.publish(bctx, a)
 	}
 }
 
@@ -306,6 +308,18 @@ func (d *Dispatcher) record(ctx context.Context, a *Alert, b *Batch, todo []int,
 	if len(refs) > 0 {
 		if err := d.store.PutRefs(ctx, refs); err != nil {
 			return false, nil, fmt.Errorf("refs: %w", err)
+		}
+		// Receipts that overtook this batch's bookkeeping.
+		for id, ref := range refs {
+			st, code, ok, err := d.store.TakeStatus(ctx, id)
+			if err != nil {
+				return false, nil, fmt.Errorf("stashed status: %w", err)
+			}
+			if ok {
+				if err := d.svc.applyStatus(ctx, ref, st, code); err != nil {
+					return false, nil, err
+				}
+			}
 		}
 	}
 	if quota {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/minato-city/anpi/alert"
 	"github.com/minato-city/anpi/alert/line"
@@ -31,6 +32,7 @@ import (
 	"github.com/minato-city/anpi/store"
 	"github.com/minato-city/anpi/store/bolt"
 	storeredis "github.com/minato-city/anpi/store/redis"
+	"github.com/minato-city/anpi/store/repo"
 )
 
 // App is a running anpi: its parts, built from a Config.
@@ -61,11 +63,17 @@ type App struct {
 func OpenStore(ctx context.Context, cfg Config) (store.Backend, store.Bus, error) {
 	switch cfg.Store {
 	case "redis":
-		b, err := storeredis.Open(ctx, cfg.Redis.URL, cfg.Redis.Prefix)
+		opt, err := goredis.ParseURL(cfg.Redis.URL)
 		if err != nil {
-			return nil, nil, fmt.Errorf("store: %w", err)
+			// The parser's message may quote the URL, password included.
+			return nil, nil, errors.New("store: redis.url is not a valid Redis URL")
 		}
-		return b, storeredis.NewBus(b.Client(), cfg.Redis.Prefix), nil
+		c := goredis.NewClient(opt)
+		if err := c.Ping(ctx).Err(); err != nil {
+			c.Close()
+			return nil, nil, fmt.Errorf("store: redis at %s: %w", opt.Addr, err)
+		}
+		return ownedBackend{storeredis.New(c, cfg.Redis.Prefix), c.Close}, storeredis.NewBus(c, cfg.Redis.Prefix), nil
 	default:
 		db, err := bolt.Open(filepath.Join(cfg.DataDir, "anpi.db"))
 		if err != nil {
@@ -74,6 +82,15 @@ func OpenStore(ctx context.Context, cfg Config) (store.Backend, store.Bus, error
 		return db, store.NewMemoryBus(), nil
 	}
 }
+
+// ownedBackend closes the client it was built on after the backend.
+type ownedBackend struct {
+	store.Backend
+	closeClient func() error
+}
+
+// Close implements store.Backend.
+func (o ownedBackend) Close() error { return errors.Join(o.Backend.Close(), o.closeClient()) }
 
 // New builds the whole system from cfg. Close releases what it opened.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
@@ -100,12 +117,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a.pub = &busPublisher{bus: bus, log: log}
 
-	a.Residents = residents.NewDirectory(store.Residents{B: b})
+	a.Residents = residents.NewDirectory(repo.Residents{B: b})
 	senders, vocab, err := a.buildSenders()
 	if err != nil {
 		return nil, err
 	}
-	a.Alerts = alert.NewService(store.Alerts{B: b}, a.pub, alert.Config{
+	a.Alerts = alert.NewService(repo.Alerts{B: b}, a.pub, alert.Config{
 		DefaultExpiry: time.Duration(cfg.Alerts.DefaultExpiry), Vocabulary: vocab,
 	}, log)
 	secret, err := linkSecret(ctx, b)
@@ -125,7 +142,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.Classifier = cls
-	a.Safety = safety.NewService(store.Safety{B: b}, a.Alerts, a.Residents, cls, a.pub, log)
+	a.Safety = safety.NewService(repo.Safety{B: b}, a.Alerts, a.Residents, cls, a.pub, log)
 
 	if err := a.buildFacilities(ctx); err != nil {
 		return nil, err
@@ -151,11 +168,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 
 func (a *App) startSandbox() error {
 	cfg := a.Cfg
+	// The simulators enforce the same limits the engine paces itself to, as
+	// the real providers would; 0 (unlimited) lifts them.
+	limit := func(rps float64) float64 {
+		if rps <= 0 {
+			return -1
+		}
+		return rps
+	}
 	sb, err := sandbox.Start(sandbox.Config{
-		LINE: sandbox.LINEConfig{AccessToken: cfg.Secrets.LINEChannelAccessToken, MulticastRPS: cfg.LINE.MulticastRPS},
+		LINE: sandbox.LINEConfig{AccessToken: cfg.Secrets.LINEChannelAccessToken, MulticastRPS: limit(cfg.LINE.MulticastRPS)},
 		Twilio: sandbox.TwilioConfig{
 			AccountSID: cfg.Secrets.TwilioAccountSID, AuthToken: cfg.Secrets.TwilioAuthToken,
-			MessagesPerSecond: max(cfg.SMS.RPS, 1) * 2, CallsPerSecond: max(cfg.Voice.RPS, 1) * 2,
+			MessagesPerSecond: limit(cfg.SMS.RPS), CallsPerSecond: limit(cfg.Voice.RPS), Logger: a.Log,
 		},
 		OpenAI: sandbox.OpenAIConfig{APIKey: cfg.Secrets.OpenAIAPIKey},
 		Logger: a.Log,
@@ -245,7 +270,7 @@ func (a *App) buildFacilities(ctx context.Context) error {
 		}
 		opts.Boundary = bd
 	}
-	svc, err := routing.New(store.Facilities{B: a.Backend}, a.pub, opts)
+	svc, err := routing.New(repo.Facilities{B: a.Backend}, a.pub, opts)
 	if err != nil {
 		return err
 	}

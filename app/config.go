@@ -123,8 +123,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 const (
 	SandboxLINESecret  = "sandbox-line-channel-secret"
 	SandboxLINEToken   = "sandbox-line-access-token"
-	SandboxTwilioSID   = "ACsandbox00000000000000000000000000"
-	SandboxTwilioToken = "sandbox-twilio-auth-token"
+	SandboxTwilioSID   = "ACdeadbeefdeadbeefdeadbeefdeadbeef"
+	SandboxTwilioToken = "sandboxtwilioauthtoken0000000000"
 	SandboxOpenAIKey   = "sandbox-openai-key"
 )
 

@@ -5,12 +5,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultMaxBody is the request body limit when a handler names none.
@@ -79,8 +81,8 @@ func WriteError(w http.ResponseWriter, err error) {
 }
 
 // Decode reads one JSON value from r's body into v. It refuses bodies over
-// maxBytes (DefaultMaxBody if <= 0) with 413, unknown fields, trailing data,
-// and non-JSON content types with a clear 4xx *Error.
+// maxBytes (DefaultMaxBody if <= 0) with 413, invalid UTF-8, unknown fields,
+// trailing data, and non-JSON content types with a clear 4xx *Error.
 func Decode(w http.ResponseWriter, r *http.Request, v any, maxBytes int64) error {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBody
@@ -88,8 +90,15 @@ func Decode(w http.ResponseWriter, r *http.Request, v any, maxBytes int64) error
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "content type must be application/json")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would silently turn bad bytes into U+FFFD.
+		return BadRequest("body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)

@@ -529,5 +529,3 @@ func (api *API) patchFacility(w http.ResponseWriter, r *http.Request, p Principa
 	httpapi.WriteJSON(w, http.StatusOK, f)
 	return nil
 }
-
-

@@ -617,6 +617,7 @@ func BenchmarkBroadcastWebSocket(b *testing.B) {
 			var got sync.WaitGroup
 			for range n {
 				c, _ := e.mustDial(b, "alerts")
+				_ = c.SetReadDeadline(time.Time{})
 				go func() {
 					for {
 						if _, _, err := c.NextReader(); err != nil {

@@ -204,6 +204,7 @@ func BenchmarkNearestHTTP(b *testing.B) {
 		targets[i] = fmt.Sprintf("/api/v1/facilities/nearest?lat=%.6f&lng=%.6f&limit=3&party=1", p[0], p[1])
 	}
 	b.ReportAllocs()
+	cpu0, _ := processCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
@@ -217,5 +218,5 @@ func BenchmarkNearestHTTP(b *testing.B) {
 			}
 		}
 	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
+	reportThroughput(b, cpu0)
 }

@@ -256,9 +256,25 @@ func (ix *Index) consider(t *topK, q *query, from, to int32) {
 		if e.free < q.party {
 			continue
 		}
+		if t.full() && cheapCost(q, e)*(1-1e-9) > t.worst() {
+			continue // cannot beat the current k-th: skip the trigonometry
+		}
 		d := haversineRad(q.latR, q.lngR, q.cosLat, e.latR, e.lngR, e.cosLat) * WalkFactor
 		t.offer(cand{cost: d * e.mult, dist: d, i: i})
 	}
+}
+
+// cheapCost is a lower bound of e's cost from q without trigonometry:
+// haversine's a = sin²(Δφ/2) + cosφq·cosφe·sin²(Δλ/2) with sin x ≥ x − x³/6
+// (true for every x ≥ 0; clamped at 0 where the polynomial turns negative),
+// and d = 2R·asin(√a) ≥ 2R·√a.
+func cheapCost(q *query, e *entry) float64 {
+	hp := math.Abs(e.latR-q.latR) / 2
+	hl := math.Abs(e.lngR-q.lngR) / 2
+	sp := max(0, hp-hp*hp*hp/6)
+	sl := max(0, hl-hl*hl*hl/6)
+	a := sp*sp + q.cosLat*e.cosLat*sl*sl
+	return 2 * EarthRadiusM * math.Sqrt(a) * WalkFactor * e.mult
 }
 
 // lowerBound returns a lower bound of the walking distance from the query to

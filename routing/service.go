@@ -168,9 +168,12 @@ func (s *Service) Get(id string) (Facility, bool) {
 // Patch is a partial update of a facility by staff. Nil fields are left as
 // they are.
 type Patch struct {
-	Status    *string `json:"status,omitempty"`
-	Capacity  *int    `json:"capacity,omitempty"`
-	Occupancy *int    `json:"occupancy,omitempty"`
+	// Status is one of the Status* constants.
+	Status *string `json:"status,omitempty"`
+	// Capacity is 0..MaxCapacity and not below the occupancy.
+	Capacity *int `json:"capacity,omitempty"`
+	// Occupancy is 0..capacity.
+	Occupancy *int `json:"occupancy,omitempty"`
 }
 
 // Patch applies p to facility id, stores it, rebuilds the index and

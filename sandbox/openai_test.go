@@ -31,9 +31,14 @@ func oaiPost(t *testing.T, url, key, body string) (*http.Response, map[string]an
 }
 
 func TestOpenAIErrors(t *testing.T) {
-	sim := NewOpenAI(OpenAIConfig{APIKey: oaiTestKey, RPS: 0.001})
+	sim := NewOpenAI(OpenAIConfig{APIKey: oaiTestKey})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
+	// Failed requests count against the limit, as at OpenAI: a separate
+	// simulator with room for exactly one request checks the 429.
+	limited := NewOpenAI(OpenAIConfig{APIKey: oaiTestKey, RPS: 0.001})
+	lsrv := httptest.NewServer(limited)
+	defer lsrv.Close()
 	okBody := `{"model":"m","messages":[{"role":"user","content":"hi"}]}`
 	tests := []struct {
 		name, key, body string
@@ -50,7 +55,11 @@ func TestOpenAIErrors(t *testing.T) {
 		{"then rate limited", oaiTestKey, okBody, 429, "rate_limit_exceeded", nil},
 	}
 	for _, tc := range tests {
-		resp, m := oaiPost(t, srv.URL, tc.key, tc.body)
+		url := srv.URL
+		if strings.HasPrefix(tc.name, "then") || tc.name == "first ok" {
+			url = lsrv.URL
+		}
+		resp, m := oaiPost(t, url, tc.key, tc.body)
 		if resp.StatusCode != tc.status {
 			t.Errorf("%s: status %d, want %d (%v)", tc.name, resp.StatusCode, tc.status, m)
 			continue
@@ -77,9 +86,11 @@ func TestOpenAIErrors(t *testing.T) {
 			}
 		}
 	}
-	st := sim.Stats()
-	if st.Requests != 7 || st.RateLimited != 1 || st.Unauthorized != 1 || st.BadRequests != 4 {
+	if st := sim.Stats(); st.Requests != 5 || st.Unauthorized != 1 || st.BadRequests != 4 {
 		t.Errorf("stats %+v", st)
+	}
+	if st := limited.Stats(); st.Requests != 2 || st.RateLimited != 1 {
+		t.Errorf("limited stats %+v", st)
 	}
 }
 

@@ -87,7 +87,7 @@ func (s *Sender) Cost(*alert.Batch) int { return 1 }
 // LINE is all-or-nothing: every outcome is the same. A 409 (the retry key was
 // already accepted) counts as success.
 func (s *Sender) Send(ctx context.Context, b *alert.Batch) ([]alert.Outcome, error) {
-	if len(b.Recipients) == 0 {
+	if b == nil || len(b.Recipients) == 0 {
 		return nil, nil
 	}
 	to := make([]string, len(b.Recipients))

@@ -500,3 +500,34 @@ func BenchmarkParseWebhook(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*10/b.Elapsed().Seconds(), "events/s")
 }
+
+func TestParseWebhookOtherEvents(t *testing.T) {
+	const secret = "chan-secret"
+	body := []byte(`{"destination":"Ubot","events":[
+{"type":"message","message":{"type":"sticker","id":"1","packageId":"1","stickerId":"1","stickerResourceType":"STATIC"},"webhookEventId":"01OTHERSTICKER000000000000","deliveryContext":{"isRedelivery":false},"timestamp":1700000000000,"source":{"type":"user","userId":"U9"},"replyToken":"r1","mode":"active"},
+{"type":"join","webhookEventId":"01OTHERJOIN000000000000000","deliveryContext":{"isRedelivery":true},"timestamp":1700000000001,"source":{"type":"group","groupId":"C1","userId":"U8"},"replyToken":"r2","mode":"active"},
+{"type":"somethingNew","webhookEventId":"01OTHERNEW0000000000000000","timestamp":1700000000002,"deliveryContext":{"isRedelivery":true},"source":{"type":"user","userId":"U7"}}]}`)
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	r.Header.Set("X-Line-Signature", sandbox.SignLINE(secret, body))
+	evs, err := line.ParseWebhook(secret, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []line.Event{
+		{ID: "01OTHERSTICKER000000000000", Type: line.EventOther, UserID: "U9", ReplyToken: "r1", Time: time.UnixMilli(1700000000000)},
+		{ID: "01OTHERJOIN000000000000000", Type: line.EventOther, UserID: "U8", Redelivery: true, Time: time.UnixMilli(1700000000001)},
+		{ID: "01OTHERNEW0000000000000000", Type: line.EventOther, UserID: "U7", Redelivery: true, Time: time.UnixMilli(1700000000002)},
+	}
+	if len(evs) != len(want) {
+		t.Fatalf("%d events, want %d", len(evs), len(want))
+	}
+	for i := range want {
+		if !evs[i].Time.Equal(want[i].Time) {
+			t.Errorf("event %d time %v, want %v", i, evs[i].Time, want[i].Time)
+		}
+		evs[i].Time = want[i].Time
+		if evs[i] != want[i] {
+			t.Errorf("event %d = %+v, want %+v", i, evs[i], want[i])
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package line
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,12 +20,19 @@ var ErrBadSignature = errors.New("bad LINE signature")
 
 // Event types of Event.Type.
 const (
+	// EventPostback is a tapped quick reply or rich-menu button (Data).
 	EventPostback = "postback"
-	EventText     = "text"
+	// EventText is a text message (Text).
+	EventText = "text"
+	// EventLocation is a shared location (Lat, Lng; Text is the address).
 	EventLocation = "location"
-	EventFollow   = "follow"
+	// EventFollow is a user adding the account as a friend or unblocking it.
+	EventFollow = "follow"
+	// EventUnfollow is a user blocking the account: stop sending to them.
 	EventUnfollow = "unfollow"
-	EventOther    = "other"
+	// EventOther is any other event (sticker, image, join, ...): acknowledge
+	// and ignore.
+	EventOther = "other"
 )
 
 // Event is one webhook event reduced to what anpi uses.
@@ -135,6 +143,28 @@ func convert(e webhook.EventInterface) Event {
 // that it can still be deduplicated and acknowledged.
 func other(e webhook.EventInterface) Event {
 	ev := Event{Type: EventOther}
+	if u, ok := e.(webhook.UnknownEvent); ok {
+		// A type newer than the SDK: read the common fields from the raw JSON.
+		var common struct {
+			ID              string                  `json:"webhookEventId"`
+			Timestamp       int64                   `json:"timestamp"`
+			DeliveryContext webhook.DeliveryContext `json:"deliveryContext"`
+			Source          struct {
+				UserID string `json:"userId"`
+			} `json:"source"`
+		}
+		for k, dst := range map[string]any{"webhookEventId": &common.ID, "timestamp": &common.Timestamp,
+			"deliveryContext": &common.DeliveryContext, "source": &common.Source} {
+			if raw, ok := u.Raw[k]; ok {
+				_ = json.Unmarshal(raw, dst)
+			}
+		}
+		ev.ID, ev.UserID, ev.Redelivery = common.ID, common.Source.UserID, common.DeliveryContext.IsRedelivery
+		if common.Timestamp != 0 {
+			ev.Time = time.UnixMilli(common.Timestamp)
+		}
+		return ev
+	}
 	v := reflect.ValueOf(e)
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
@@ -150,6 +180,11 @@ func other(e webhook.EventInterface) Event {
 	}
 	if f := v.FieldByName("Timestamp"); f.IsValid() && f.Kind() == reflect.Int64 {
 		ev.Time = time.UnixMilli(f.Int())
+	}
+	if f := v.FieldByName("DeliveryContext"); f.IsValid() && f.CanInterface() {
+		if dc, ok := f.Interface().(*webhook.DeliveryContext); ok && dc != nil {
+			ev.Redelivery = dc.IsRedelivery
+		}
 	}
 	if f := v.FieldByName("Source"); f.IsValid() && f.CanInterface() {
 		if s, ok := f.Interface().(webhook.SourceInterface); ok {

@@ -10,10 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minato-city/anpi/app"
 	"github.com/minato-city/anpi/residents"
 	"github.com/minato-city/anpi/routing"
 	"github.com/minato-city/anpi/store"
-	"github.com/minato-city/anpi/app"
+	"github.com/minato-city/anpi/store/repo"
 )
 
 // progress draws a one-line progress bar on w.
@@ -95,7 +96,7 @@ func importResidents(ctx context.Context, b store.Backend, path string, stdout, 
 		return fmt.Errorf("import residents: %w", err)
 	}
 	bar := &progress{w: stderr, total: st.Size(), label: "residents"}
-	dir := residents.NewDirectory(store.Residents{B: b})
+	dir := residents.NewDirectory(repo.Residents{B: b})
 	var batch []residents.Resident
 	good, bad := 0, 0
 	flush := func() error {
@@ -152,7 +153,7 @@ func importFacilities(ctx context.Context, b store.Backend, path string, cfg app
 	if err != nil {
 		return fmt.Errorf("import facilities: %w", err)
 	}
-	if err := (store.Facilities{B: b}).PutFacilities(ctx, fs); err != nil {
+	if err := (repo.Facilities{B: b}).PutFacilities(ctx, fs); err != nil {
 		return fmt.Errorf("import facilities: %w", err)
 	}
 	fmt.Fprintf(stdout, "imported %d facilities\n", len(fs))

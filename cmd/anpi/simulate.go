@@ -30,7 +30,7 @@ var simReplies = map[string][]string{
 		"助けて、家具の下敷きになっています", "母が動けません。救助をお願いします", "Trapped under debris, please send help",
 		"我被困在电梯里，请救援", "도와주세요 집이 무너졌어요",
 	},
-	"safe_text": {"家族3人とも無事です", "無事です", "We are all fine, thanks", "我们都平安", "괜찮아요"},
+	"safe_text":    {"家族3人とも無事です", "無事です", "We are all fine, thanks", "我们都平安", "괜찮아요"},
 	"unclear_text": {"？", "これは何ですか", "hello?"},
 }
 

@@ -99,6 +99,10 @@ type Report struct {
 	NeedsPrecision, NeedsRecall float64
 	// PeopleAccuracy is the share of cases with the right people count.
 	PeopleAccuracy float64
+	// UrgentTriaged is the share of truly needs_help or injured cases whose
+	// result goes to human triage (NeedsTriage), whatever label it got: the
+	// share of urgent replies a person is sure to see.
+	UrgentTriaged float64
 	// Misses lists the wrongly labelled cases.
 	Misses []Miss
 }
@@ -129,7 +133,7 @@ func Evaluate(ctx context.Context, c Classifier, cases []Case) Report {
 	for i := range rep.Confusion {
 		rep.Confusion[i] = make([]int, n)
 	}
-	var needTP, needFP, needFN, peopleOK, correct int
+	var needTP, needFP, needFN, peopleOK, correct, urgent, urgentSeen int
 	for _, cs := range cases {
 		res, err := c.Classify(ctx, cs.Text, cs.Lang)
 		if err != nil {
@@ -152,6 +156,12 @@ func Evaluate(ctx context.Context, c Classifier, cases []Case) Report {
 				needFP++
 			case w:
 				needFN++
+			}
+		}
+		if cs.Label == LabelNeedsHelp || cs.Label == LabelInjured {
+			urgent++
+			if NeedsTriage(res) {
+				urgentSeen++
 			}
 		}
 		if res.People == cs.People {
@@ -186,6 +196,7 @@ func Evaluate(ctx context.Context, c Classifier, cases []Case) Report {
 	rep.NeedsPrecision = ratio(needTP, needTP+needFP)
 	rep.NeedsRecall = ratio(needTP, needTP+needFN)
 	rep.PeopleAccuracy = ratio(peopleOK, len(cases))
+	rep.UrgentTriaged = ratio(urgentSeen, urgent)
 	return rep
 }
 
@@ -200,8 +211,8 @@ func ratio(a, b int) float64 {
 // confusion matrix (rows = true label, columns = predicted).
 func (r Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "cases %d  errors %d  accuracy %.3f  macro-F1 %.3f  needs P/R %.3f/%.3f  people acc %.3f\n",
-		r.Cases, r.Errors, r.Accuracy, r.MacroF1, r.NeedsPrecision, r.NeedsRecall, r.PeopleAccuracy)
+	fmt.Fprintf(&b, "cases %d  errors %d  accuracy %.3f  macro-F1 %.3f  needs P/R %.3f/%.3f  people acc %.3f  urgent→triage %.3f\n",
+		r.Cases, r.Errors, r.Accuracy, r.MacroF1, r.NeedsPrecision, r.NeedsRecall, r.PeopleAccuracy, r.UrgentTriaged)
 	fmt.Fprintf(&b, "%-11s %9s %9s %9s %8s %9s\n", "label", "precision", "recall", "f1", "support", "predicted")
 	for _, s := range r.PerLabel {
 		fmt.Fprintf(&b, "%-11s %9.3f %9.3f %9.3f %8d %9d\n", s.Label, s.Precision, s.Recall, s.F1, s.Support, s.Predicted)

@@ -186,7 +186,8 @@ func (d *DB) Count(ctx context.Context, coll string) (int, error) {
 
 // Update reads key, calls fn and stores its result, all in one read-write
 // transaction, so fn normally runs once. A nil result deletes the key; an
-// error from fn is returned and nothing is written.
+// error from fn is returned and nothing is written. fn runs on the
+// committer goroutine and must not call the DB (that would deadlock).
 func (d *DB) Update(ctx context.Context, coll, key string, fn func(old []byte) ([]byte, error)) error {
 	if err := checkKey(coll, key); err != nil {
 		return fmt.Errorf("bolt update: %w", err)

@@ -218,7 +218,7 @@ func (b *Backend) Update(ctx context.Context, coll, key string, fn func(old []by
 			return fmt.Errorf("redis update: %w", ctx.Err())
 		case <-t.C:
 		}
-		backoff = min(2*backoff, 4*time.Millisecond)
+		backoff = min(2*backoff, 50*time.Millisecond)
 	}
 }
 

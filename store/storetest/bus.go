@@ -158,7 +158,7 @@ func testBusSlow(t *testing.T, b store.Bus) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(6 * busWait):
+	case <-time.After(3 * busWait):
 		t.Fatal("Publish blocked on a slow subscriber")
 	}
 	if t.Failed() {

@@ -1,12 +1,16 @@
-package store
+// Package repo gives each domain package the small storage interface it
+// declares (alert.Store, safety.Store, residents.Store, routing.Store),
+// built once over store.Backend so that every engine serves them alike.
+package repo
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/minato-city/anpi/store"
 )
 
-func putJSON(ctx context.Context, b Backend, coll, key string, v any) error {
+func putJSON(ctx context.Context, b store.Backend, coll, key string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("%s: encode: %w", coll, err)
@@ -17,7 +21,7 @@ func putJSON(ctx context.Context, b Backend, coll, key string, v any) error {
 	return nil
 }
 
-func getJSON(ctx context.Context, b Backend, coll, key string, v any) error {
+func getJSON(ctx context.Context, b store.Backend, coll, key string, v any) error {
 	data, err := b.Get(ctx, coll, key)
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", coll, key, err)
@@ -28,15 +32,15 @@ func getJSON(ctx context.Context, b Backend, coll, key string, v any) error {
 	return nil
 }
 
-// updateJSON runs fn on the decoded value of key inside Backend.Update. A
-// missing key is ErrNotFound unless create is set, in which case fn gets
+// updateJSON runs fn on the decoded value of key inside store.Backend.Update. A
+// missing key is store.ErrNotFound unless create is set, in which case fn gets
 // fresh().
-func updateJSON[T any](ctx context.Context, b Backend, coll, key string, create bool, fresh func() *T, fn func(*T) error) error {
+func updateJSON[T any](ctx context.Context, b store.Backend, coll, key string, create bool, fresh func() *T, fn func(*T) error) error {
 	return b.Update(ctx, coll, key, func(old []byte) ([]byte, error) {
 		v := fresh()
 		if old == nil {
 			if !create {
-				return nil, fmt.Errorf("%s %q: %w", coll, key, ErrNotFound)
+				return nil, fmt.Errorf("%s %q: %w", coll, key, store.ErrNotFound)
 			}
 		} else if err := json.Unmarshal(old, v); err != nil {
 			return nil, fmt.Errorf("%s %q: decode: %w", coll, key, err)

@@ -1,4 +1,4 @@
-package store
+package repo
 
 import (
 	"context"
@@ -6,14 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/minato-city/anpi/store"
 	"strings"
 	"time"
 
 	"github.com/minato-city/anpi/safety"
 )
 
-// Safety gives safety checks their safety.Store over a Backend.
-type Safety struct{ B Backend }
+// Safety gives safety checks their safety.Store over a store.Backend.
+type Safety struct{ B store.Backend }
 
 var _ safety.Store = Safety{}
 
@@ -44,7 +45,7 @@ func (s Safety) GetCheck(ctx context.Context, id string) (*safety.Check, error) 
 // ListChecks implements safety.Store (oldest first).
 func (s Safety) ListChecks(ctx context.Context) ([]*safety.Check, error) {
 	var out []*safety.Check
-	err := scanAll(ctx, s.B, collChecks, "", func(kv KV) error {
+	err := scanAll(ctx, s.B, collChecks, "", func(kv store.KV) error {
 		var c safety.Check
 		if err := json.Unmarshal(kv.Value, &c); err != nil {
 			return fmt.Errorf("check %s: %w", kv.Key, err)
@@ -148,7 +149,7 @@ func (s Safety) UpdateTriage(ctx context.Context, id string, fn func(t *safety.T
 // ListTriage implements safety.Store.
 func (s Safety) ListTriage(ctx context.Context) ([]*safety.TriageItem, error) {
 	var out []*safety.TriageItem
-	err := scanAll(ctx, s.B, collTriage, "", func(kv KV) error {
+	err := scanAll(ctx, s.B, collTriage, "", func(kv store.KV) error {
 		var t safety.TriageItem
 		if err := json.Unmarshal(kv.Value, &t); err != nil {
 			return fmt.Errorf("triage %s: %w", kv.Key, err)
@@ -218,7 +219,7 @@ func (s Safety) AckReplies(ctx context.Context, ids ...string) error {
 }
 
 // scanAll calls fn for every pair of coll after after, in key order.
-func scanAll(ctx context.Context, b Backend, coll, after string, fn func(KV) error) error {
+func scanAll(ctx context.Context, b store.Backend, coll, after string, fn func(store.KV) error) error {
 	for {
 		kvs, err := b.Scan(ctx, coll, after, 500)
 		if err != nil {

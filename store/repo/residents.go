@@ -1,18 +1,19 @@
-package store
+package repo
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/minato-city/anpi/store"
 
 	"github.com/minato-city/anpi/residents"
 )
 
-// Residents gives the directory its residents.Store over a Backend. It keeps
+// Residents gives the directory its residents.Store over a store.Backend. It keeps
 // an index from LINE user id to resident id; an entry left behind when a
 // resident's LINE id changes is harmless because lookups check that the
 // resident still has that id.
-type Residents struct{ B Backend }
+type Residents struct{ B store.Backend }
 
 var _ residents.Store = Residents{}
 
@@ -23,16 +24,16 @@ const (
 
 // PutResidents implements residents.Store.
 func (s Residents) PutResidents(ctx context.Context, rs []residents.Resident) error {
-	kvs := make([]KV, 0, len(rs))
-	var idx []KV
+	kvs := make([]store.KV, 0, len(rs))
+	var idx []store.KV
 	for _, r := range rs {
 		v, err := json.Marshal(r)
 		if err != nil {
 			return fmt.Errorf("residents: %w", err)
 		}
-		kvs = append(kvs, KV{Key: r.ID, Value: v})
+		kvs = append(kvs, store.KV{Key: r.ID, Value: v})
 		if r.Contacts.LINEUserID != "" {
-			idx = append(idx, KV{Key: r.Contacts.LINEUserID, Value: []byte(r.ID)})
+			idx = append(idx, store.KV{Key: r.Contacts.LINEUserID, Value: []byte(r.ID)})
 		}
 	}
 	if err := s.B.PutMany(ctx, collResidents, kvs); err != nil {

@@ -1,18 +1,19 @@
-package store
+package repo
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/minato-city/anpi/store"
 	"strings"
 	"time"
 
 	"github.com/minato-city/anpi/alert"
 )
 
-// Alerts gives the broadcast engine its alert.Store over a Backend.
-type Alerts struct{ B Backend }
+// Alerts gives the broadcast engine its alert.Store over a store.Backend.
+type Alerts struct{ B store.Backend }
 
 var _ alert.Store = Alerts{}
 
@@ -25,7 +26,7 @@ const (
 )
 
 func mapNotFound(err, to error) error {
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w", to)
 	}
 	return err
@@ -80,13 +81,13 @@ func (s Alerts) ListAlerts(ctx context.Context, after string, limit int) ([]*ale
 
 // PutBatches implements alert.Store.
 func (s Alerts) PutBatches(ctx context.Context, bs []*alert.Batch) error {
-	kvs := make([]KV, len(bs))
+	kvs := make([]store.KV, len(bs))
 	for i, b := range bs {
 		v, err := json.Marshal(b)
 		if err != nil {
 			return fmt.Errorf("batch: %w", err)
 		}
-		kvs[i] = KV{Key: b.ID, Value: v}
+		kvs[i] = store.KV{Key: b.ID, Value: v}
 	}
 	return s.B.PutMany(ctx, collBatches, kvs)
 }
@@ -128,7 +129,7 @@ func (s Alerts) ScanBatches(ctx context.Context, alertID, after string, limit in
 func (s Alerts) GetLedger(ctx context.Context, batchID string) (*alert.Ledger, error) {
 	var l alert.Ledger
 	err := getJSON(ctx, s.B, collLedgers, batchID, &l)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return &alert.Ledger{State: alert.LedgerPending}, nil
 	}
 	if err != nil {
@@ -194,13 +195,13 @@ func (s Alerts) SetCounts(ctx context.Context, alertID string, counts map[string
 
 // PutRefs implements alert.Store.
 func (s Alerts) PutRefs(ctx context.Context, refs map[string]alert.Ref) error {
-	kvs := make([]KV, 0, len(refs))
+	kvs := make([]store.KV, 0, len(refs))
 	for id, r := range refs {
 		v, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
-		kvs = append(kvs, KV{Key: id, Value: v})
+		kvs = append(kvs, store.KV{Key: id, Value: v})
 	}
 	return s.B.PutMany(ctx, collRefs, kvs)
 }
@@ -212,6 +213,27 @@ func (s Alerts) GetRef(ctx context.Context, providerID string) (alert.Ref, error
 		return r, mapNotFound(err, alert.ErrNotFound)
 	}
 	return r, nil
+}
+
+const collEarlyStatus = "early_status"
+
+// StashStatus implements alert.Store.
+func (s Alerts) StashStatus(ctx context.Context, providerID, status, code string) error {
+	return s.B.Put(ctx, collEarlyStatus, providerID, []byte(status+"|"+code))
+}
+
+// TakeStatus implements alert.Store.
+func (s Alerts) TakeStatus(ctx context.Context, providerID string) (string, string, bool, error) {
+	var got []byte
+	err := s.B.Update(ctx, collEarlyStatus, providerID, func(old []byte) ([]byte, error) {
+		got = old
+		return nil, nil
+	})
+	if err != nil || got == nil {
+		return "", "", false, err
+	}
+	st, code, _ := strings.Cut(string(got), "|")
+	return st, code, true, nil
 }
 
 // Enqueue implements alert.Store.

@@ -1,0 +1,277 @@
+// Package voice is the Twilio voice channel: one outbound call per
+// recipient that reads the alert twice (<Say>), optionally followed by a
+// speech/keypad answer (<Gather>) posted to anpi's answer webhook. It shares
+// the Twilio client, error mapping and fan-out of alert/sms.
+package voice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"github.com/minato-city/anpi/alert"
+	"github.com/minato-city/anpi/alert/sms"
+)
+
+// MaxTwiML is Twilio's limit on the inline Twiml parameter, in characters
+// (error 32018 beyond it).
+const MaxTwiML = 4000
+
+// Config configures the voice channel. The Twilio fields mean the same as in
+// sms.Config.
+type Config struct {
+	// AccountSID is the Twilio account (AC...).
+	AccountSID string
+	// AuthToken is the account's auth token; never logged or put in an error.
+	AuthToken string
+	// From is the caller id, an E.164 number.
+	From string
+	// BaseURL is where API requests go, default "https://api.twilio.com".
+	BaseURL string
+	// StatusCallbackURL receives call status callbacks; empty means none.
+	StatusCallbackURL string
+	// Concurrency is how many calls one batch creates at once, default 8.
+	Concurrency int
+	// HTTPClient supplies the transport; nil means a pooled default.
+	HTTPClient *http.Client
+	// Timeout bounds each API request, default 10 s.
+	Timeout time.Duration
+	// Logger receives warnings; nil means slog.Default.
+	Logger *slog.Logger
+	// AnswerURL is anpi's TwiML webhook for answers. When set, the second
+	// reading of the alert sits inside a <Gather input="speech dtmf"> whose
+	// action is AnswerURL plus the query parameters alert=<AlertID> and
+	// resident=<ResidentID>; Twilio posts SpeechResult, Confidence and
+	// Digits there. Empty means the call only reads the alert.
+	AnswerURL string
+}
+
+// Sender is the Twilio voice channel; it implements alert.Sender.
+type Sender struct {
+	c      *sms.Client
+	from   string
+	cb     string
+	answer *url.URL
+}
+
+var _ alert.Sender = (*Sender)(nil)
+
+// New returns a Sender for cfg. From is required.
+func New(cfg Config) (*Sender, error) {
+	var errs []error
+	if cfg.From == "" {
+		errs = append(errs, errors.New("from: required"))
+	}
+	var answer *url.URL
+	if cfg.AnswerURL != "" {
+		u, err := url.Parse(cfg.AnswerURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("answer url: must be an absolute http(s) URL"))
+		}
+		answer = u
+	}
+	c, err := sms.NewClient(sms.Config{
+		AccountSID:        cfg.AccountSID,
+		AuthToken:         cfg.AuthToken,
+		From:              cfg.From,
+		BaseURL:           cfg.BaseURL,
+		StatusCallbackURL: cfg.StatusCallbackURL,
+		Concurrency:       cfg.Concurrency,
+		HTTPClient:        cfg.HTTPClient,
+		Timeout:           cfg.Timeout,
+		Logger:            cfg.Logger,
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("voice: %w", err)
+	}
+	return &Sender{c: c, from: cfg.From, cb: cfg.StatusCallbackURL, answer: answer}, nil
+}
+
+// Channel returns alert.ChannelVoice.
+func (s *Sender) Channel() string { return alert.ChannelVoice }
+
+// Cost returns one request per recipient.
+func (s *Sender) Cost(b *alert.Batch) int { return len(b.Recipients) }
+
+// Send places one call per recipient, at most Config.Concurrency at once,
+// with inline TwiML reading b.Text ("{link}" removed: a link cannot be
+// spoken) twice in b.Language. It returns one Outcome per recipient with the
+// CallSid as ProviderID. A batch whose deadline has passed is not called;
+// every recipient gets a permanent "expired" error, also returned as the
+// error. TwiML over 4000 characters fails permanently without a request.
+func (s *Sender) Send(ctx context.Context, b *alert.Batch) ([]alert.Outcome, error) {
+	n := len(b.Recipients)
+	if !b.Deadline.IsZero() && !time.Now().Before(b.Deadline) {
+		err := &alert.SendError{Retryable: false, Msg: "expired"}
+		return same(n, err), err
+	}
+	if err := ctx.Err(); err != nil {
+		se := &alert.SendError{Retryable: true, Msg: "not attempted: " + err.Error()}
+		return same(n, se), se
+	}
+	text := SpokenText(b.Text)
+	return s.c.Each(ctx, n, func(ctx context.Context, i int) alert.Outcome {
+		r := b.Recipients[i]
+		twiml := s.twiml(text, b, r)
+		if utf8.RuneCountInString(twiml) > MaxTwiML {
+			return alert.Outcome{Err: &alert.SendError{Retryable: false, Msg: "twiml exceeds 4000 characters"}}
+		}
+		p := &openapi.CreateCallParams{}
+		p.SetTo(r.Address).SetFrom(s.from).SetTwiml(twiml)
+		if s.cb != "" {
+			p.SetStatusCallback(s.cb)
+		}
+		return s.c.Do(ctx, func(api *openapi.ApiService) (string, error) {
+			c, err := api.CreateCall(p)
+			if err != nil {
+				return "", err
+			}
+			if c.Sid == nil {
+				return "", nil
+			}
+			return *c.Sid, nil
+		})
+	}), nil
+}
+
+func (s *Sender) twiml(text string, b *alert.Batch, r alert.Recipient) string {
+	if s.answer == nil {
+		return TwiMLSay(text, b.Language)
+	}
+	u := *s.answer
+	q := u.Query()
+	q.Set("alert", b.AlertID)
+	q.Set("resident", r.ResidentID)
+	u.RawQuery = q.Encode()
+	lang := Language(b.Language)
+	var w strings.Builder
+	w.WriteString("<Response>")
+	writeSay(&w, text, lang)
+	w.WriteString(`<Pause length="1"/>`)
+	writeGather(&w, text, lang, u.String())
+	w.WriteString("</Response>")
+	return w.String()
+}
+
+func same(n int, err error) []alert.Outcome {
+	out := make([]alert.Outcome, n)
+	for i := range out {
+		out[i].Err = err
+	}
+	return out
+}
+
+// SpokenText returns text without the "{link}" placeholder and the spaces
+// around it.
+func SpokenText(text string) string {
+	parts := strings.Split(text, sms.LinkPlaceholder)
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return strings.TrimSpace(strings.Join(parts, " "))
+}
+
+// Language maps an anpi language code to a Twilio <Say>/<Gather> language:
+// ja and ja-easy → ja-JP, en → en-US, zh → cmn-CN, ko → ko-KR. A code that
+// already names a locale (xx-YY) is kept; anything else is ja-JP.
+func Language(code string) string {
+	switch strings.ToLower(code) {
+	case "ja", "ja-easy", "":
+		return "ja-JP"
+	case "en":
+		return "en-US"
+	case "zh", "zh-hans", "zh-cn":
+		return "cmn-CN"
+	case "ko":
+		return "ko-KR"
+	}
+	if i := strings.IndexByte(code, '-'); i >= 2 && i < len(code)-1 && !strings.ContainsAny(code, `<>&"' `) {
+		return code
+	}
+	return "ja-JP"
+}
+
+// TwiMLSay returns a TwiML document that reads text twice, one second
+// apart, in the Twilio voice language for lang (see Language):
+// <Response><Say language="ja-JP">TEXT</Say><Pause length="1"/><Say ...>TEXT</Say></Response>.
+// text is XML-escaped.
+func TwiMLSay(text, lang string) string {
+	l := Language(lang)
+	var w strings.Builder
+	w.WriteString("<Response>")
+	writeSay(&w, text, l)
+	w.WriteString(`<Pause length="1"/>`)
+	writeSay(&w, text, l)
+	w.WriteString("</Response>")
+	return w.String()
+}
+
+// TwiMLGather returns a TwiML document that reads prompt and listens for a
+// spoken answer or one key press, posted to actionURL as SpeechResult,
+// Confidence and Digits: <Response><Gather input="speech dtmf"
+// language="ja-JP" action="..." method="POST" speechTimeout="auto"
+// numDigits="1"><Say language="ja-JP">PROMPT</Say></Gather></Response>.
+// When the caller says nothing the call ends after the Gather. All values
+// are XML-escaped.
+func TwiMLGather(prompt, lang, actionURL string) string {
+	var w strings.Builder
+	w.WriteString("<Response>")
+	writeGather(&w, prompt, Language(lang), actionURL)
+	w.WriteString("</Response>")
+	return w.String()
+}
+
+func writeSay(w *strings.Builder, text, lang string) {
+	w.WriteString(`<Say language="`)
+	escape(w, lang)
+	w.WriteString(`">`)
+	escape(w, text)
+	w.WriteString("</Say>")
+}
+
+func writeGather(w *strings.Builder, prompt, lang, action string) {
+	w.WriteString(`<Gather input="speech dtmf" language="`)
+	escape(w, lang)
+	w.WriteString(`" action="`)
+	escape(w, action)
+	w.WriteString(`" method="POST" speechTimeout="auto" numDigits="1">`)
+	writeSay(w, prompt, lang)
+	w.WriteString("</Gather>")
+}
+
+// escape writes s with the five XML special characters escaped and
+// characters XML cannot carry dropped.
+func escape(w *strings.Builder, s string) {
+	for _, r := range s {
+		switch r {
+		case '<':
+			w.WriteString("&lt;")
+		case '>':
+			w.WriteString("&gt;")
+		case '&':
+			w.WriteString("&amp;")
+		case '"':
+			w.WriteString("&quot;")
+		case '\'':
+			w.WriteString("&apos;")
+		case '\t', '\n', '\r':
+			w.WriteRune(r)
+		default:
+			if r < 0x20 || r == 0xFFFE || r == 0xFFFF || r == utf8.RuneError {
+				continue
+			}
+			w.WriteRune(r)
+		}
+	}
+}
