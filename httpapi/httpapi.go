@@ -87,7 +87,7 @@ func Decode(w http.ResponseWriter, r *http.Request, v any, maxBytes int64) error
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBody
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+	if !jsonish(r.Header.Get("Content-Type")) {
 		return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "content type must be application/json")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
@@ -107,6 +107,23 @@ func Decode(w http.ResponseWriter, r *http.Request, v any, maxBytes int64) error
 		return BadRequest("body must hold a single JSON value")
 	}
 	return nil
+}
+
+// jsonish accepts JSON content types, none, and the types plain clients send
+// by default with a JSON body (curl -d sends form-urlencoded); structured
+// types that are clearly not JSON (multipart, XML) are refused.
+func jsonish(ct string) bool {
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = strings.TrimSpace(ct[:i])
+	}
+	switch {
+	case ct == "", ct == "application/x-www-form-urlencoded", ct == "text/plain":
+		return true
+	case strings.HasPrefix(ct, "application/") && strings.HasSuffix(ct, "json"):
+		return true
+	}
+	return false
 }
 
 func decodeError(err error) error {
