@@ -16,7 +16,7 @@ func TestDecode(t *testing.T) {
 	}
 	cases := []struct {
 		name, ct, in string
-		status      int
+		status       int
 	}{
 		{"ok", "application/json", `{"name":"a","n":1}`, 0},
 		{"curl default", "application/x-www-form-urlencoded", `{"name":"a"}`, 0},
@@ -55,7 +55,9 @@ func TestWriteErrorHidesInternals(t *testing.T) {
 	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "hunter2") {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	var b struct{ Error struct{ Code, Message string } }
+	var b struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil || b.Error.Code != "internal" {
 		t.Fatalf("%s %v", w.Body, err)
 	}

@@ -39,27 +39,12 @@ func (s Alerts) PutAlert(ctx context.Context, a *alert.Alert) error {
 
 // GetAlert implements alert.Store.
 func (s Alerts) GetAlert(ctx context.Context, id string) (*alert.Alert, error) {
-	var a alert.Alert
-	if err := getJSON(ctx, s.B, collAlerts, id, &a); err != nil {
-		return nil, mapNotFound(err, alert.ErrNotFound)
-	}
-	return &a, nil
+	return get[alert.Alert](ctx, s.B, collAlerts, id, alert.ErrNotFound)
 }
 
 // UpdateAlert implements alert.Store.
 func (s Alerts) UpdateAlert(ctx context.Context, id string, fn func(a *alert.Alert) error) (*alert.Alert, error) {
-	var out *alert.Alert
-	err := updateJSON(ctx, s.B, collAlerts, id, false, func() *alert.Alert { return new(alert.Alert) }, func(a *alert.Alert) error {
-		if err := fn(a); err != nil {
-			return err
-		}
-		out = a
-		return nil
-	})
-	if err != nil {
-		return nil, mapNotFound(err, alert.ErrNotFound)
-	}
-	return out, nil
+	return update(ctx, s.B, collAlerts, id, alert.ErrNotFound, fn)
 }
 
 // ListAlerts implements alert.Store.
@@ -94,11 +79,7 @@ func (s Alerts) PutBatches(ctx context.Context, bs []*alert.Batch) error {
 
 // GetBatch implements alert.Store.
 func (s Alerts) GetBatch(ctx context.Context, id string) (*alert.Batch, error) {
-	var b alert.Batch
-	if err := getJSON(ctx, s.B, collBatches, id, &b); err != nil {
-		return nil, mapNotFound(err, alert.ErrNotFound)
-	}
-	return &b, nil
+	return get[alert.Batch](ctx, s.B, collBatches, id, alert.ErrNotFound)
 }
 
 // ScanBatches implements alert.Store.

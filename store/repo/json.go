@@ -51,3 +51,29 @@ func updateJSON[T any](ctx context.Context, b store.Backend, coll, key string, c
 		return json.Marshal(v)
 	})
 }
+
+// get reads and decodes the value of key, mapping a missing key to notFound.
+func get[T any](ctx context.Context, b store.Backend, coll, key string, notFound error) (*T, error) {
+	v := new(T)
+	if err := getJSON(ctx, b, coll, key, v); err != nil {
+		return nil, mapNotFound(err, notFound)
+	}
+	return v, nil
+}
+
+// update applies fn to the decoded value of an existing key and returns the
+// value as stored, mapping a missing key to notFound.
+func update[T any](ctx context.Context, b store.Backend, coll, key string, notFound error, fn func(*T) error) (*T, error) {
+	var out *T
+	err := updateJSON(ctx, b, coll, key, false, func() *T { return new(T) }, func(v *T) error {
+		if err := fn(v); err != nil {
+			return err
+		}
+		out = v
+		return nil
+	})
+	if err != nil {
+		return nil, mapNotFound(err, notFound)
+	}
+	return out, nil
+}

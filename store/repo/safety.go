@@ -35,11 +35,7 @@ func (s Safety) PutCheck(ctx context.Context, c *safety.Check) error {
 
 // GetCheck implements safety.Store.
 func (s Safety) GetCheck(ctx context.Context, id string) (*safety.Check, error) {
-	var c safety.Check
-	if err := getJSON(ctx, s.B, collChecks, id, &c); err != nil {
-		return nil, mapNotFound(err, safety.ErrNotFound)
-	}
-	return &c, nil
+	return get[safety.Check](ctx, s.B, collChecks, id, safety.ErrNotFound)
 }
 
 // ListChecks implements safety.Store (oldest first).
@@ -123,27 +119,12 @@ func (s Safety) PutTriage(ctx context.Context, t *safety.TriageItem) error {
 
 // GetTriage implements safety.Store.
 func (s Safety) GetTriage(ctx context.Context, id string) (*safety.TriageItem, error) {
-	var t safety.TriageItem
-	if err := getJSON(ctx, s.B, collTriage, id, &t); err != nil {
-		return nil, mapNotFound(err, safety.ErrNotFound)
-	}
-	return &t, nil
+	return get[safety.TriageItem](ctx, s.B, collTriage, id, safety.ErrNotFound)
 }
 
 // UpdateTriage implements safety.Store.
 func (s Safety) UpdateTriage(ctx context.Context, id string, fn func(t *safety.TriageItem) error) (*safety.TriageItem, error) {
-	var out *safety.TriageItem
-	err := updateJSON(ctx, s.B, collTriage, id, false, func() *safety.TriageItem { return new(safety.TriageItem) }, func(t *safety.TriageItem) error {
-		if err := fn(t); err != nil {
-			return err
-		}
-		out = t
-		return nil
-	})
-	if err != nil {
-		return nil, mapNotFound(err, safety.ErrNotFound)
-	}
-	return out, nil
+	return update(ctx, s.B, collTriage, id, safety.ErrNotFound, fn)
 }
 
 // ListTriage implements safety.Store.
