@@ -185,12 +185,49 @@ func demoPopulation(t *testing.T) (line, phones int, users []string) {
 	return line, phones, users
 }
 
-func TestEndToEndEmbedded(t *testing.T) { runEndToEnd(t, "embedded") }
-func TestEndToEndRedis(t *testing.T)    { runEndToEnd(t, "redis") }
+func TestEndToEndEmbedded(t *testing.T) { runEndToEnd(t, "embedded", false) }
+func TestEndToEndRedis(t *testing.T)    { runEndToEnd(t, "redis", false) }
 
-func runEndToEnd(t *testing.T, backend string) {
+// TestEndToEndOutsideProviders runs the flow with ANPI_SANDBOX=false against
+// LINE/Twilio/OpenAI-compatible endpoints given by the environment (here the
+// simulators, started as separate servers with their own credentials).
+func TestEndToEndOutsideProviders(t *testing.T) { runEndToEnd(t, "embedded", true) }
+
+func runEndToEnd(t *testing.T, backend string, outside bool) {
 	cfg := baseConfig(t, backend)
+	var ext *sandbox.Server
+	if outside {
+		const lineSecret, lineToken, sid, twToken, key = "outside-line-secret", "outside-line-token", "AC0123456789abcdef0123456789abcdef", "outsidetwiliotoken0123456789abcd", "sk-outside"
+		var err error
+		ext, err = sandbox.Start(sandbox.Config{
+			LINE:   sandbox.LINEConfig{AccessToken: lineToken, MulticastRPS: -1},
+			Twilio: sandbox.TwilioConfig{AccountSID: sid, AuthToken: twToken, MessagesPerSecond: -1, CallsPerSecond: -1},
+			OpenAI: sandbox.OpenAIConfig{APIKey: key},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ext.Close(context.Background()) })
+		m := map[string]string{"ANPI_ADMIN_TOKEN": testAdmin, "ANPI_DATA_DIR": cfg.DataDir, "ANPI_SANDBOX": "false",
+			"ANPI_LINE_ENDPOINT": ext.URL, "ANPI_TWILIO_BASE_URL": ext.URL, "ANPI_OPENAI_BASE_URL": ext.URL + "/v1",
+			"LINE_CHANNEL_SECRET": lineSecret, "LINE_CHANNEL_ACCESS_TOKEN": lineToken, "TWILIO_ACCOUNT_SID": sid,
+			"TWILIO_AUTH_TOKEN": twToken, "OPENAI_API_KEY": key}
+		c2, err := LoadConfig("../configs/anpi.yaml", env(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2.Facilities, c2.Demo = cfg.Facilities, cfg.Demo
+		c2.LINE.MulticastRPS, c2.SMS.RPS = 0, 0
+		cfg = c2
+	}
 	s := start(t, cfg)
+	if outside && s.app.Sandbox != nil {
+		t.Fatal("sandbox started although ANPI_SANDBOX=false")
+	}
+	lineSecret := SandboxLINESecret
+	if outside {
+		lineSecret = cfg.Secrets.LINEChannelSecret
+	}
 	lineCount, phoneCount, users := demoPopulation(t)
 	sato, suzuki := s.staff("sato", "approver"), s.staff("suzuki", "approver")
 	viewer := s.staff("kato", "viewer")
@@ -259,6 +296,9 @@ func runEndToEnd(t *testing.T, backend string) {
 		t.Fatalf("view %+v (line users %d, phones %d)", view, lineCount, phoneCount)
 	}
 	sb := s.app.Sandbox
+	if outside {
+		sb = ext
+	}
 	for _, u := range users {
 		if n := sb.LINE.Delivered(u); n != 1 {
 			t.Fatalf("LINE user got %d messages", n)
@@ -300,7 +340,7 @@ func runEndToEnd(t *testing.T, backend string) {
 	if code := post("wrong-secret", sandbox.LINEEvent{Type: "postback", UserID: users[0], Data: q.QuickReplies[0].Data}); code != 401 {
 		t.Fatalf("bad signature: %d", code)
 	}
-	if code := post(SandboxLINESecret,
+	if code := post(lineSecret,
 		sandbox.LINEEvent{Type: "postback", UserID: users[0], Data: q.QuickReplies[0].Data, EventID: "evt-1"},
 		sandbox.LINEEvent{Type: "text", UserID: users[1], Text: "助けて、家具の下敷きになっています"},
 		sandbox.LINEEvent{Type: "text", UserID: users[2], Text: "家族3人とも無事です"},
@@ -308,7 +348,7 @@ func runEndToEnd(t *testing.T, backend string) {
 		t.Fatalf("webhook: %d", code)
 	}
 	// The same event again (a replay) changes nothing.
-	if code := post(SandboxLINESecret, sandbox.LINEEvent{Type: "postback", UserID: users[0], Data: q.QuickReplies[2].Data, EventID: "evt-1"}); code != 200 {
+	if code := post(lineSecret, sandbox.LINEEvent{Type: "postback", UserID: users[0], Data: q.QuickReplies[2].Data, EventID: "evt-1"}); code != 200 {
 		t.Fatalf("replay: %d", code)
 	}
 	var cv struct {
