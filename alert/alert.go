@@ -45,7 +45,13 @@ type Target struct {
 	Areas     []string `json:"areas,omitempty"`
 	Tags      []string `json:"tags,omitempty"`
 	Languages []string `json:"languages,omitempty"`
+	// ResidentIDs, when set, narrows the audience to these people (sorted;
+	// used for safety-check reminders to non-responders).
+	ResidentIDs []string `json:"resident_ids,omitempty"`
 }
+
+// MaxResidentIDs bounds an explicit audience list.
+const MaxResidentIDs = 1_000_000
 
 // Alert is one message to many people.
 type Alert struct {
@@ -244,6 +250,12 @@ func ValidateTarget(t Target, v Vocabulary) error {
 		if !slices.Contains(v.Languages, l) {
 			return &InputError{"target.languages", fmt.Sprintf("unknown language %q", l)}
 		}
+	}
+	if len(t.ResidentIDs) > MaxResidentIDs {
+		return &InputError{"target.resident_ids", fmt.Sprintf("at most %d", MaxResidentIDs)}
+	}
+	if !slices.IsSorted(t.ResidentIDs) {
+		return &InputError{"target.resident_ids", "must be sorted"}
 	}
 	return nil
 }

@@ -529,3 +529,20 @@ func TestCrashResumeSendsEveryoneExactlyOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestExplicitResidentList(t *testing.T) {
+	h := newHarness(t, "")
+	h.people(50, true, false, "shiba")
+	line := newFakeLINE()
+	h.start([]alert.Sender{line}, nil)
+	a, err := h.svc.CreateApproved(context.Background(), &alert.Alert{Severity: "severe", Title: map[string]string{"ja": "再送"},
+		Body: map[string]string{"ja": "まだ回答がありません"}, Channels: []string{"line"},
+		Target: alert.Target{All: true, ResidentIDs: []string{"shiba-00007", "shiba-00003", "shiba-00003", "nobody"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := h.wait(a.ID, alert.StatusCompleted)
+	if v.Audience != 2 || line.delivered(fmt.Sprintf("U%032x", 4)) != 1 || line.delivered(fmt.Sprintf("U%032x", 8)) != 1 || line.delivered(fmt.Sprintf("U%032x", 1)) != 0 {
+		t.Fatalf("audience %d", v.Audience)
+	}
+}

@@ -32,6 +32,11 @@ func (t Target) Matches(r *residents.Resident) bool {
 	if len(t.Languages) > 0 && !slices.Contains(t.Languages, r.Language) {
 		return false
 	}
+	if len(t.ResidentIDs) > 0 {
+		if _, found := slices.BinarySearch(t.ResidentIDs, r.ID); !found {
+			return false
+		}
+	}
 	if len(t.Tags) > 0 {
 		for _, tag := range t.Tags {
 			if r.HasTag(tag) {

@@ -97,6 +97,7 @@ func (s *Service) CreateApproved(ctx context.Context, a *Alert) (*Alert, error) 
 	if a.ID == "" {
 		a.ID = NewID("al_")
 	}
+	a.Target.ResidentIDs = slices.Compact(slices.Sorted(slices.Values(a.Target.ResidentIDs)))
 	if err := ValidateTarget(a.Target, s.cfg.Vocabulary); err != nil {
 		return nil, err
 	}

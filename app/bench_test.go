@@ -1,18 +1,24 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/minato-city/anpi/alert"
 	"github.com/minato-city/anpi/residents"
+	"github.com/minato-city/anpi/sandbox"
 )
 
 // peakRSS reads the process's peak resident set size (VmHWM) in MiB, or -1.
@@ -114,4 +120,108 @@ func benchAlert(b *testing.B, n int, backend string) {
 	b.ReportMetric(float64(n*b.N)/el.Seconds(), "recipients/s")
 	b.ReportMetric(el.Seconds()/float64(b.N), "s/alert")
 	b.ReportMetric(peakRSS(), "peakRSS-MiB")
+}
+
+// BenchmarkLINEWebhookIngest posts signed LINE webhooks (one text event per
+// request, as users type) from 32 concurrent clients over loopback HTTP and
+// reports events/s and the p99 acknowledgement time; after the run every
+// accepted event must have been consumed (zero loss).
+func BenchmarkLINEWebhookIngest(b *testing.B)      { benchIngest(b, "embedded") }
+func BenchmarkLINEWebhookIngestRedis(b *testing.B) { benchIngest(b, "redis") }
+
+func benchIngest(b *testing.B, backend string) {
+	m := map[string]string{"ANPI_ADMIN_TOKEN": testAdmin, "ANPI_DATA_DIR": b.TempDir()}
+	if backend == "redis" {
+		u := os.Getenv("ANPI_TEST_REDIS_URL")
+		if u == "" {
+			b.Skip("ANPI_TEST_REDIS_URL not set: skipping the Redis benchmark")
+		}
+		m["ANPI_STORE"], m["ANPI_REDIS_URL"] = "redis", u
+	}
+	cfg, err := LoadConfig("../configs/anpi.yaml", env(m))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if backend == "redis" {
+		cfg.Redis.Prefix = fmt.Sprintf("anpibench:%d:", time.Now().UnixNano())
+		defer flushPrefix(nil, cfg.Redis.URL, cfg.Redis.Prefix)
+	}
+	cfg.Facilities.Shelters, cfg.Facilities.Boundary = "", ""
+	cfg.Demo.Residents = "../" + cfg.Demo.Residents
+	tt := &testing.T{}
+	s := start(tt, cfg)
+	defer s.close()
+	_, _, users := demoPopulation(tt)
+	var check struct{ ID string }
+	if code := s.call("POST", "/api/v1/safety-checks", testAdmin, map[string]any{"target": map[string]any{"all": true}, "channels": []string{"line"}, "drill": true}, &check); code != 201 {
+		b.Fatalf("check: %d", code)
+	}
+	sim := sandbox.NewLINE(sandbox.LINEConfig{})
+	texts := []string{"無事です", "足をけがしました", "助けて、閉じ込められています", "避難所にいます", "帰れません"}
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		body, err := sim.WebhookBody(sandbox.LINEEvent{Type: "text", UserID: users[i%len(users)], Text: texts[i%len(texts)]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[i] = body
+	}
+	sigs := make([]string, len(bodies))
+	for i, body := range bodies {
+		sigs[i] = sandbox.SignLINE(SandboxLINESecret, body)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var mu sync.Mutex
+	var lat []time.Duration
+	var failed, next atomic.Int64
+	b.SetParallelism(16) // 32 clients on 2 cores
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		local := make([]time.Duration, 0, 1024)
+		for pb.Next() {
+			// Every request carries a distinct event (fresh webhookEventId).
+			i := int(next.Add(1)-1) % len(bodies)
+			req, _ := http.NewRequest("POST", s.url+"/webhooks/line", bytes.NewReader(bodies[i]))
+			req.Header.Set("X-Line-Signature", sigs[i])
+			t0 := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				failed.Add(1)
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			local = append(local, time.Since(t0))
+			if resp.StatusCode != 200 {
+				failed.Add(1)
+			}
+		}
+		mu.Lock()
+		lat = append(lat, local...)
+		mu.Unlock()
+	})
+	el := time.Since(start)
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d webhook requests failed", failed.Load())
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(len(lat))/el.Seconds(), "events/s")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	// Zero loss: the durable queue drains completely.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n, err := s.app.Backend.QueueLen(context.Background(), "replies")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d replies never consumed", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
