@@ -47,6 +47,15 @@ type Check struct {
 	CreatedBy string            `json:"created_by"`
 	CreatedAt time.Time         `json:"created_at"`
 	Deadline  time.Time         `json:"deadline"`
+	// ClosedAt is when the check was closed at its deadline.
+	ClosedAt *time.Time `json:"closed_at,omitempty"`
+	// RemindersDone is the number of reminder steps handled (sent or
+	// skipped); the next one is Reminders[RemindersDone].
+	RemindersDone int `json:"reminders_done,omitempty"`
+	// Reminding is the step being sent, under a lease, or nil.
+	Reminding *ReminderClaim `json:"reminding,omitempty"`
+	// ReminderLog records each handled step.
+	ReminderLog []ReminderRecord `json:"reminder_log,omitempty"`
 }
 
 // PersonStatus is the latest state of one person in one check.

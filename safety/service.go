@@ -115,16 +115,6 @@ func (s *Service) Start(ctx context.Context, req CheckRequest, actor string) (*C
 			return nil, &alert.InputError{Field: "question." + lang, Reason: "must be 1-500 characters of valid UTF-8"}
 		}
 	}
-	for _, d := range req.Reminders {
-		if _, err := time.ParseDuration(d); err != nil {
-			return nil, &alert.InputError{Field: "reminders", Reason: fmt.Sprintf("%q is not a duration like 15m", d)}
-		}
-	}
-	for _, c := range req.Escalate {
-		if !slices.Contains(v.Channels, c) {
-			return nil, &alert.InputError{Field: "escalate", Reason: fmt.Sprintf("unknown or disabled channel %q", c)}
-		}
-	}
 	now := s.now()
 	c := &Check{
 		ID: alert.NewID("sc_"), Status: CheckActive, Question: req.Question, Target: req.Target,
@@ -137,6 +127,11 @@ func (s *Service) Start(ctx context.Context, req CheckRequest, actor string) (*C
 		}
 		c.Deadline = *req.Deadline
 	}
+	if err := validateReminders(req.Reminders, req.Escalate, v.Channels, c.Deadline.Sub(now)); err != nil {
+		return nil, err
+	}
+	// Target.Matches expects a sorted list (reminders match against it).
+	c.Target.ResidentIDs = slices.Compact(slices.Sorted(slices.Values(c.Target.ResidentIDs)))
 	qr := make([]alert.QuickReply, len(Buttons))
 	for i, b := range Buttons {
 		qr[i] = alert.QuickReply{Label: b.Text, Data: PostbackData(c.ID, b.Label)}

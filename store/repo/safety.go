@@ -16,7 +16,10 @@ import (
 // Safety gives safety checks their safety.Store over a store.Backend.
 type Safety struct{ B store.Backend }
 
-var _ safety.Store = Safety{}
+var (
+	_ safety.Store        = Safety{}
+	_ safety.CheckUpdater = Safety{}
+)
 
 const (
 	collChecks      = "checks"
@@ -36,6 +39,11 @@ func (s Safety) PutCheck(ctx context.Context, c *safety.Check) error {
 // GetCheck implements safety.Store.
 func (s Safety) GetCheck(ctx context.Context, id string) (*safety.Check, error) {
 	return get[safety.Check](ctx, s.B, collChecks, id, safety.ErrNotFound)
+}
+
+// UpdateCheck implements safety.CheckUpdater.
+func (s Safety) UpdateCheck(ctx context.Context, id string, fn func(c *safety.Check) error) (*safety.Check, error) {
+	return update(ctx, s.B, collChecks, id, safety.ErrNotFound, fn)
 }
 
 // ListChecks implements safety.Store (oldest first).
