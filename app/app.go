@@ -420,7 +420,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	start(func() { _ = a.Dispatcher.Run(workCtx) })
 	consumer := alert.NewID("c_")
 	start(func() { a.Safety.Run(workCtx, consumer) })
-	// Safety-check reminders, escalation and deadlines (off until the store has UpdateCheck).
+	// Safety-check reminders, escalation to non-responders, and deadlines.
 	start(func() { a.Safety.RunReminders(workCtx, 15*time.Second) })
 
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}

@@ -119,7 +119,6 @@ func (a *App) lineWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.metrics.webhooks.WithLabelValues("line", "accepted").Add(float64(n))
-	a.metrics.webhooks.WithLabelValues("line", "duplicate").Add(float64(len(replies) - n))
 	httpapi.WriteJSON(w, http.StatusOK, map[string]int{"accepted": n})
 }
 

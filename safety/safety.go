@@ -140,10 +140,12 @@ type Store interface {
 	GetTriage(ctx context.Context, id string) (*TriageItem, error)
 	UpdateTriage(ctx context.Context, id string, fn func(t *TriageItem) error) (*TriageItem, error)
 	ListTriage(ctx context.Context) ([]*TriageItem, error)
-	// FirstSeen records an event id for ttl and reports whether it is new.
-	FirstSeen(ctx context.Context, source, id string, ttl time.Duration) (bool, error)
-	// ForgetSeen removes an event id (when its enqueue failed).
-	ForgetSeen(ctx context.Context, source, id string) error
+	// ClaimEvent atomically takes an event key for processing for lease and
+	// reports whether the caller got it: false if the key was marked seen
+	// (and has not expired) or another consumer holds an unexpired lease.
+	ClaimEvent(ctx context.Context, key string, lease time.Duration) (bool, error)
+	// MarkSeen remembers keys as processed for ttl.
+	MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error
 	EnqueueReplies(ctx context.Context, rs ...Reply) error
 	ClaimReplies(ctx context.Context, consumer string, max int, minIdle, block time.Duration) ([]QueuedReply, error)
 	AckReplies(ctx context.Context, ids ...string) error

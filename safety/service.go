@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -406,6 +407,15 @@ func (s *Service) Process(ctx context.Context, r Reply) error {
 		}
 		if o != nil {
 			n.Replies = o.Replies + 1
+			if at.Before(o.At) && n.Label != classify.LabelNeedsHelp {
+				// An older reply processed late (parallel consumers,
+				// redelivery) does not override a newer one, unless it
+				// asks for help.
+				k := *o
+				k.Replies = n.Replies
+				cur = &k
+				return &k, nil
+			}
 			if o.Pinned && n.Label != classify.LabelNeedsHelp {
 				// needs_help is cleared only by staff.
 				n.Label = classify.LabelNeedsHelp
@@ -593,9 +603,31 @@ func (s *Service) setLabel(ctx context.Context, checkID, residentID, label strin
 	return nil
 }
 
-// Run consumes the durable reply queue until ctx is done. Replies that fail
-// are retried after minIdle.
+// SeenTTL is how long a reply's event id is remembered to drop provider
+// redeliveries and replays.
+const SeenTTL = 48 * time.Hour
+
+// Consumers is how many goroutines consume replies in one process; several
+// let the store group their writes into shared commits.
+const Consumers = 8
+
+// Run consumes the durable reply queue with Consumers goroutines until ctx
+// is done. Event ids seen in
+// the last SeenTTL (provider redeliveries, replays) are dropped here rather
+// than at the webhook, so a webhook costs one durable write. A consumer
+// takes an event under a lease, processes it and then marks it seen;
+// processing is idempotent, so a crash in between at worst processes it
+// twice. Replies that fail are retried after minIdle.
 func (s *Service) Run(ctx context.Context, consumer string) {
+	var wg sync.WaitGroup
+	for i := range Consumers {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.runConsumer(ctx, fmt.Sprintf("%s-%d", consumer, i)) }()
+	}
+	wg.Wait()
+}
+
+func (s *Service) runConsumer(ctx context.Context, consumer string) {
 	const minIdle = time.Minute
 	for ctx.Err() == nil {
 		qs, err := s.store.ClaimReplies(ctx, consumer, 64, minIdle, 500*time.Millisecond)
@@ -606,44 +638,70 @@ func (s *Service) Run(ctx context.Context, consumer string) {
 			}
 			continue
 		}
-		var done []string
-		for _, q := range qs {
-			if err := s.Process(ctx, q.Reply); err != nil {
-				s.log.Error("process reply", "event", q.Reply.EventID, "err", err)
-				continue
-			}
-			done = append(done, q.ID)
+		if len(qs) == 0 {
+			continue
 		}
-		if len(done) > 0 {
-			if err := s.store.AckReplies(ctx, done...); err != nil {
-				s.log.Error("ack replies", "err", err)
-			}
+		if err := s.consume(ctx, qs); err != nil && ctx.Err() == nil {
+			s.log.Error("consume replies", "err", err)
+			time.Sleep(time.Second)
 		}
 	}
 }
 
-// Accept durably enqueues replies from a webhook, dropping event ids seen in
-// the last 48 hours (provider redeliveries and replays). It returns how many
-// were new.
-func (s *Service) Accept(ctx context.Context, source string, rs ...Reply) (int, error) {
-	fresh := make([]Reply, 0, len(rs))
-	for _, r := range rs {
-		first, err := s.store.FirstSeen(ctx, source, r.EventID, 48*time.Hour)
+func seenKey(r Reply) string { return r.Channel + "|" + r.EventID }
+
+// claimLease is how long a consumer may take to process one reply before
+// another may take the same event over.
+const claimLease = time.Minute
+
+// consume processes one claimed page of replies.
+func (s *Service) consume(ctx context.Context, qs []QueuedReply) error {
+	var done, fresh []string
+	for _, q := range qs {
+		key := seenKey(q.Reply)
+		mine, err := s.store.ClaimEvent(ctx, key, claimLease)
 		if err != nil {
-			return 0, fmt.Errorf("dedupe: %w", err)
+			return fmt.Errorf("claim event: %w", err)
 		}
-		if first {
-			fresh = append(fresh, r)
+		if !mine {
+			// Processed already, or being processed through another
+			// queue entry (which stays unacknowledged until it is done).
+			done = append(done, q.ID)
+			continue
+		}
+		if err := s.Process(ctx, q.Reply); err != nil {
+			s.log.Error("process reply", "event", q.Reply.EventID, "err", err)
+			continue
+		}
+		fresh = append(fresh, key)
+		done = append(done, q.ID)
+	}
+	if len(fresh) > 0 {
+		if err := s.store.MarkSeen(ctx, fresh, SeenTTL); err != nil {
+			return fmt.Errorf("mark seen: %w", err)
 		}
 	}
-	if len(fresh) == 0 {
+	if len(done) > 0 {
+		if err := s.store.AckReplies(ctx, done...); err != nil {
+			return fmt.Errorf("ack replies: %w", err)
+		}
+	}
+	return nil
+}
+
+// Accept durably enqueues replies from a webhook and returns how many it
+// took. Replays are dropped by the consumer (see Run).
+func (s *Service) Accept(ctx context.Context, source string, rs ...Reply) (int, error) {
+	if len(rs) == 0 {
 		return 0, nil
 	}
-	if err := s.store.EnqueueReplies(ctx, fresh...); err != nil {
-		for _, r := range fresh {
-			_ = s.store.ForgetSeen(ctx, source, r.EventID)
+	for i := range rs {
+		if rs[i].Channel == "" {
+			rs[i].Channel = source
 		}
+	}
+	if err := s.store.EnqueueReplies(ctx, rs...); err != nil {
 		return 0, fmt.Errorf("enqueue replies: %w", err)
 	}
-	return len(fresh), nil
+	return len(rs), nil
 }

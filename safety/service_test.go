@@ -150,19 +150,47 @@ func TestTriageIsUrgentFirst(t *testing.T) {
 	}
 }
 
-func TestAcceptDropsReplays(t *testing.T) {
+func TestConsumerDropsReplays(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
-	r := safety.Reply{EventID: "evt-1", LINEUserID: "U" + strings.Repeat("1", 32), Channel: "line", Button: "safe"}
-	if n, err := e.svc.Accept(ctx, "line", r, r); err != nil || n != 1 {
-		t.Fatalf("first accept: %d %v", n, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.svc.Run(ctx, "c1") }()
+	defer func() { cancel(); <-done }()
+	u1 := "U" + strings.Repeat("1", 32)
+	first := safety.Reply{EventID: "evt-1", LINEUserID: u1, CheckID: e.check.ID, Button: "safe"}
+	replay := safety.Reply{EventID: "evt-1", LINEUserID: u1, CheckID: e.check.ID, Button: "needs_help"}
+	if n, err := e.svc.Accept(ctx, "line", first, replay); err != nil || n != 2 {
+		t.Fatalf("accept: %d %v", n, err)
 	}
-	if n, err := e.svc.Accept(ctx, "line", r); err != nil || n != 0 {
-		t.Fatalf("replayed event accepted: %d %v", n, err)
+	later := safety.Reply{EventID: "evt-2", ResidentID: "r3", Channel: "web", CheckID: e.check.ID, Button: "evacuated"}
+	e.svc.Accept(ctx, "line", replay) // a replay in a later page
+	e.svc.Accept(ctx, "web", later)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v := e.view(t)
+		if v.Responded == 2 {
+			if v.ByStatus["safe"] != 1 || v.ByStatus["needs_help"] != 0 || v.ByStatus["evacuated"] != 1 {
+				t.Fatalf("a replayed event changed a status: %v", v.ByStatus)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replies not consumed: %+v", v)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	qs, err := e.st.ClaimReplies(ctx, "c", 10, time.Minute, 0)
-	if err != nil || len(qs) != 1 {
-		t.Fatalf("queued %d %v", len(qs), err)
+	for {
+		n, err := e.st.B.QueueLen(context.Background(), "replies")
+		if err != nil || n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not drained: %d", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if v := e.view(t); v.ByStatus["needs_help"] != 0 {
+		t.Fatalf("replay applied: %v", v.ByStatus)
 	}
 }
 

@@ -29,8 +29,6 @@ const (
 	queueReplies    = "replies"
 )
 
-var errExists = errors.New("exists")
-
 // PutCheck implements safety.Store.
 func (s Safety) PutCheck(ctx context.Context, c *safety.Check) error {
 	return putJSON(ctx, s.B, collChecks, c.ID, c)
@@ -149,25 +147,34 @@ func (s Safety) ListTriage(ctx context.Context) ([]*safety.TriageItem, error) {
 	return out, err
 }
 
-// FirstSeen implements safety.Store. Seen ids are kept in a collection with
-// their expiry so that ForgetSeen can remove one again.
-func (s Safety) FirstSeen(ctx context.Context, source, id string, ttl time.Duration) (bool, error) {
+const collSeen = "seen_events"
+
+var errTaken = errors.New("taken")
+
+// ClaimEvent implements safety.Store. A value is 8 bytes of expiry (seen)
+// or 9 bytes: the expiry of a processing lease and a trailing 'p'.
+func (s Safety) ClaimEvent(ctx context.Context, key string, lease time.Duration) (bool, error) {
 	now := time.Now()
-	err := s.B.Update(ctx, "seen:"+source, id, func(old []byte) ([]byte, error) {
-		if len(old) == 8 && now.UnixNano() < int64(binary.BigEndian.Uint64(old)) {
-			return nil, errExists
+	err := s.B.Update(ctx, collSeen, key, func(old []byte) ([]byte, error) {
+		if len(old) >= 8 && now.UnixNano() < int64(binary.BigEndian.Uint64(old)) {
+			return nil, errTaken
 		}
-		return binary.BigEndian.AppendUint64(nil, uint64(now.Add(ttl).UnixNano())), nil
+		return append(binary.BigEndian.AppendUint64(nil, uint64(now.Add(lease).UnixNano())), 'p'), nil
 	})
-	if errors.Is(err, errExists) {
+	if errors.Is(err, errTaken) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-// ForgetSeen implements safety.Store.
-func (s Safety) ForgetSeen(ctx context.Context, source, id string) error {
-	return s.B.Delete(ctx, "seen:"+source, id)
+// MarkSeen implements safety.Store.
+func (s Safety) MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error {
+	exp := binary.BigEndian.AppendUint64(nil, uint64(time.Now().Add(ttl).UnixNano()))
+	kvs := make([]store.KV, len(keys))
+	for i, k := range keys {
+		kvs[i] = store.KV{Key: k, Value: exp}
+	}
+	return s.B.PutMany(ctx, collSeen, kvs)
 }
 
 // EnqueueReplies implements safety.Store.
