@@ -422,6 +422,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	start(func() { a.Safety.Run(workCtx, consumer) })
 	// Safety-check reminders, escalation to non-responders, and deadlines.
 	start(func() { a.Safety.RunReminders(workCtx, 15*time.Second) })
+	// Expired facility holds free their places; other instances' changes
+	// reach this instance's nearest-facility index.
+	start(func() {
+		a.Facilities.SweepEvery(workCtx, 30*time.Second, func(err error) { a.Log.Warn("facility sweep", "err", err) })
+	})
 
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)

@@ -27,6 +27,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /api/v1/facilities", public)
 	mux.Handle("GET /api/v1/facilities/nearest", public)
 	mux.Handle("GET /api/v1/facilities/{id}", public)
+	mux.Handle("POST /api/v1/holds", public)
 
 	mux.HandleFunc("POST /webhooks/line", a.lineWebhook)
 	mux.HandleFunc("POST /webhooks/twilio/status", a.twilioStatus)

@@ -137,6 +137,12 @@ func (api *API) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/classify", api.Require("viewer", api.classify))
 
 	mux.Handle("PATCH /api/v1/facilities/{id}", api.Require("operator", api.patchFacility))
+	mux.Handle("POST /api/v1/facilities/{id}/checkins", api.Require("operator", func(w http.ResponseWriter, r *http.Request, _ Principal) error {
+		return api.Facilities.HandleCheckIn(w, r)
+	}))
+	mux.Handle("POST /api/v1/facilities/{id}/checkouts", api.Require("operator", func(w http.ResponseWriter, r *http.Request, _ Principal) error {
+		return api.Facilities.HandleCheckOut(w, r)
+	}))
 }
 
 func (api *API) login(w http.ResponseWriter, r *http.Request) {

@@ -12,12 +12,15 @@ import (
 //	GET /api/v1/facilities[?status=open&kind=shelter]  → [Facility]
 //	GET /api/v1/facilities/nearest?lat=..&lng=..[&limit=3][&party=1] → [Match]
 //	GET /api/v1/facilities/{id}                         → Facility
+//	POST /api/v1/holds {facility_id, party}              → 201 Hold
 //
-// Errors use the httpapi shape (400 with a reason, 404). Responses are
-// marked no-store: capacities change by the minute.
+// Errors use the httpapi shape (400 with a reason, 404, 409 for holds the
+// facility cannot take, see Service.Hold). Responses are marked no-store:
+// capacities change by the minute.
 func (s *Service) PublicHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/facilities", s.handleList)
+	mux.HandleFunc("POST /api/v1/holds", s.handleHold)
 	// The literal segment is more specific than {id}, so ServeMux routes
 	// "nearest" here and never to handleGet.
 	mux.HandleFunc("GET /api/v1/facilities/nearest", s.handleNearest)
@@ -25,13 +28,72 @@ func (s *Service) PublicHandler() http.Handler {
 	return mux
 }
 
-// StaffHandler serves PATCH /api/v1/facilities/{id} with a Patch body. It
-// does no authentication: mount it behind the staff auth middleware
-// (operator role or above).
+// StaffHandler serves PATCH /api/v1/facilities/{id} with a Patch body and
+// POST /api/v1/facilities/{id}/checkins and .../checkouts (HandleCheckIn,
+// HandleCheckOut). It does no authentication: mount it behind the staff auth
+// middleware (operator role or above).
 func (s *Service) StaffHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("PATCH /api/v1/facilities/{id}", s.handlePatch)
+	mux.HandleFunc("POST /api/v1/facilities/{id}/checkins", writeErr(s.HandleCheckIn))
+	mux.HandleFunc("POST /api/v1/facilities/{id}/checkouts", writeErr(s.HandleCheckOut))
 	return mux
+}
+
+// HandleCheckIn serves POST /api/v1/facilities/{id}/checkins with a
+// CheckInRequest body and answers 200 with the facility. It does no
+// authentication and returns errors for the caller to write (see
+// Service.CheckIn for them).
+func (s *Service) HandleCheckIn(w http.ResponseWriter, r *http.Request) error {
+	var in CheckInRequest
+	if err := httpapi.Decode(w, r, &in, 1<<10); err != nil {
+		return err
+	}
+	f, err := s.CheckIn(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, f)
+	return nil
+}
+
+// HandleCheckOut serves POST /api/v1/facilities/{id}/checkouts with a
+// CheckOutRequest body and answers 200 with the facility. It does no
+// authentication and returns errors for the caller to write.
+func (s *Service) HandleCheckOut(w http.ResponseWriter, r *http.Request) error {
+	var in CheckOutRequest
+	if err := httpapi.Decode(w, r, &in, 1<<10); err != nil {
+		return err
+	}
+	f, err := s.CheckOut(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, f)
+	return nil
+}
+
+func (s *Service) handleHold(w http.ResponseWriter, r *http.Request) {
+	var in HoldRequest
+	if err := httpapi.Decode(w, r, &in, 1<<10); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	h, err := s.Hold(r.Context(), in.FacilityID, in.Party)
+	if err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpapi.WriteJSON(w, http.StatusCreated, h)
+}
+
+func writeErr(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			httpapi.WriteError(w, err)
+		}
+	}
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {

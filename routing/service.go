@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	"net/http"
@@ -17,12 +18,24 @@ import (
 )
 
 // Store keeps facilities durably. It is implemented over the storage engine
-// outside this package.
+// outside this package. Capacity decisions are made in UpdateFacility, so
+// they hold across every process sharing the store.
 type Store interface {
-	// PutFacilities inserts or replaces the given facilities (by ID).
+	// PutFacilities inserts or replaces the given facilities (by ID). A
+	// replaced facility loses its holds and its Rev restarts at 0.
 	PutFacilities(ctx context.Context, fs []Facility) error
 	// Facilities returns every stored facility.
 	Facilities(ctx context.Context) ([]Facility, error)
+	// Records returns every stored facility with its revision and holds.
+	Records(ctx context.Context) ([]Record, error)
+	// UpdateFacility atomically reads the record of facility id, calls fn on
+	// it and stores the result: no other change of that facility, by this or
+	// another process, can come between the read and the write. fn may run
+	// more than once (optimistic retry) and must not have side effects. If fn
+	// returns an error nothing is stored and UpdateFacility returns that
+	// error. An unknown id gives an error wrapping ErrNotFound. It returns
+	// the record as stored.
+	UpdateFacility(ctx context.Context, id string, fn func(r *Record) error) (Record, error)
 }
 
 // Publisher sends change notifications to the console bus.
@@ -53,35 +66,49 @@ type Options struct {
 	Now func() time.Time
 	// LoadTimeout bounds the initial load from the store (30 s when 0).
 	LoadTimeout time.Duration
+	// HoldTTL is how long a hold keeps its places (DefaultHoldTTL when 0).
+	HoldTTL time.Duration
 }
 
 // Service is the facilities registry: the live list of facilities with their
 // status and capacity, persisted through a Store, published to the console,
 // and searchable by position. Reads (List, Get, Nearest) are lock-free on an
-// immutable snapshot swapped atomically; writes are serialised by a mutex.
+// immutable snapshot swapped atomically. Changes of counts and status are
+// decided atomically in the store (Store.UpdateFacility); the snapshot then
+// takes the stored result, under a mutex, if it is newer than what it has.
 type Service struct {
 	store Store
 	pub   Publisher
 	opts  Options
 
-	mu   sync.Mutex // serialises writers
+	mu   sync.Mutex // serialises snapshot swaps and Seed
 	snap atomic.Pointer[snapshot]
+
+	// stripes serialise this process's updates of one facility (by hash of
+	// its ID) so that they queue here instead of racing each other in the
+	// store's optimistic retry. Correctness does not depend on them: the
+	// store decides atomically, also against other processes.
+	stripes [64]chan struct{}
+
+	holdMu sync.Mutex
+	holdQ  map[string][]*holdReq // hold requests waiting, by facility ID
 }
 
 // snapshot is an immutable state of the registry.
 type snapshot struct {
 	byID  map[string]Facility
-	list  []Facility // sorted by ID
+	rev   map[string]int64 // Record.Rev of each facility in byID
+	list  []Facility       // sorted by ID
 	index *Index
 }
 
-func newSnapshot(byID map[string]Facility) *snapshot {
+func newSnapshot(byID map[string]Facility, rev map[string]int64) *snapshot {
 	list := make([]Facility, 0, len(byID))
 	for _, f := range byID {
 		list = append(list, f)
 	}
 	slices.SortFunc(list, func(a, b Facility) int { return cmp.Compare(a.ID, b.ID) })
-	return &snapshot{byID: byID, list: list, index: NewIndex(list)}
+	return &snapshot{byID: byID, rev: rev, list: list, index: NewIndex(list)}
 }
 
 // New returns a Service holding the facilities found in store. pub may be
@@ -96,18 +123,27 @@ func New(store Store, pub Publisher, opts Options) (*Service, error) {
 	if opts.LoadTimeout <= 0 {
 		opts.LoadTimeout = 30 * time.Second
 	}
+	if opts.HoldTTL <= 0 {
+		opts.HoldTTL = DefaultHoldTTL
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.LoadTimeout)
 	defer cancel()
-	fs, err := store.Facilities(ctx)
+	recs, err := store.Records(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load facilities: %w", err)
 	}
-	byID := make(map[string]Facility, len(fs))
-	for _, f := range fs {
-		byID[f.ID] = f
+	byID := make(map[string]Facility, len(recs))
+	rev := make(map[string]int64, len(recs))
+	for _, r := range recs {
+		r.normalize()
+		byID[r.ID], rev[r.ID] = r.Facility, r.Rev
 	}
 	s := &Service{store: store, pub: pub, opts: opts}
-	s.snap.Store(newSnapshot(byID))
+	for i := range s.stripes {
+		s.stripes[i] = make(chan struct{}, 1)
+	}
+	s.holdQ = map[string][]*holdReq{}
+	s.snap.Store(newSnapshot(byID, rev))
 	return s, nil
 }
 
@@ -144,11 +180,11 @@ func (s *Service) Seed(ctx context.Context, fs []Facility) error {
 	if err := s.store.PutFacilities(ctx, added); err != nil {
 		return fmt.Errorf("seed: store facilities: %w", err)
 	}
-	byID := maps.Clone(cur.byID)
+	byID, rev := maps.Clone(cur.byID), maps.Clone(cur.rev)
 	for _, f := range added {
-		byID[f.ID] = f
+		byID[f.ID], rev[f.ID] = f, 0
 	}
-	s.snap.Store(newSnapshot(byID))
+	s.snap.Store(newSnapshot(byID, rev))
 	for _, f := range added {
 		s.publish(f)
 	}
@@ -178,7 +214,8 @@ type Patch struct {
 
 // Patch applies p to facility id, stores it, rebuilds the index and
 // publishes the new facility. Bad input gives a 400 *httpapi.Error, an
-// unknown id a 404 one; in both cases nothing changes.
+// unknown id a 404 one, occupancy + held places above capacity a 409 no_room
+// one; in all cases nothing changes. Expired holds are purged first.
 //
 // Automatic status: after the change, an open facility with no free place
 // becomes full, and a full one with room again becomes open, unless the
@@ -198,7 +235,10 @@ func (s *Service) Patch(ctx context.Context, id string, p Patch) (Facility, erro
 	if p.Occupancy != nil && *p.Occupancy < 0 {
 		return Facility{}, httpapi.BadRequest("occupancy must not be negative")
 	}
-	return s.update(ctx, id, func(f *Facility) error {
+	now := s.opts.Now()
+	rec, err := s.update(ctx, id, now, func(r *Record) error {
+		r.expire(now)
+		f := &r.Facility
 		if p.Capacity != nil {
 			f.Capacity = *p.Capacity
 		}
@@ -211,6 +251,11 @@ func (s *Service) Patch(ctx context.Context, id string, p Patch) (Facility, erro
 			}
 			return httpapi.BadRequest("occupancy above capacity (%d)", f.Capacity)
 		}
+		if f.Occupancy+f.Held > f.Capacity {
+			return httpapi.Errorf(http.StatusConflict, "no_room",
+				"occupancy %d plus %d held places would exceed capacity %d; holds end when checked in or expired",
+				f.Occupancy, f.Held, f.Capacity)
+		}
 		if p.Status != nil {
 			f.Status = *p.Status
 		}
@@ -222,31 +267,99 @@ func (s *Service) Patch(ctx context.Context, id string, p Patch) (Facility, erro
 		}
 		return nil
 	})
+	return rec.Facility, err
 }
 
-// update runs change on a copy of facility id under the write lock, then
-// stores, swaps the snapshot and publishes. An error from change leaves
-// everything as it was.
-func (s *Service) update(ctx context.Context, id string, change func(*Facility) error) (Facility, error) {
+// update changes facility id atomically in the store with change (which sees
+// the stored record with Held recomputed), stamps Rev and UpdatedAt, then
+// takes the result into the snapshot and publishes it. An error from change
+// is returned as is and nothing is stored; an unknown id gives a 404
+// *httpapi.Error. The state that change saw is taken into the snapshot even on
+// error, so a refusal caused by another process's change is reflected here.
+func (s *Service) update(ctx context.Context, id string, now time.Time, change func(*Record) error) (Record, error) {
+	stripe := s.stripe(id)
+	select {
+	case stripe <- struct{}{}:
+		defer func() { <-stripe }()
+	case <-ctx.Done():
+		return Record{}, fmt.Errorf("store facility: %w", ctx.Err())
+	}
+	return s.updateLocked(ctx, id, now, change)
+}
+
+// stripe returns the lock (a channel of capacity 1) of facility id.
+func (s *Service) stripe(id string) chan struct{} {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return s.stripes[h.Sum32()%uint32(len(s.stripes))]
+}
+
+// updateLocked is update for a caller that holds the stripe of id.
+func (s *Service) updateLocked(ctx context.Context, id string, now time.Time, change func(*Record) error) (Record, error) {
+	var seen Record
+	seenOK := false
+	rec, err := s.store.UpdateFacility(ctx, id, func(r *Record) error {
+		r.normalize()
+		seen, seenOK = Record{Facility: r.Facility, Rev: r.Rev}, true
+		if err := change(r); err != nil {
+			return err
+		}
+		if r.Occupancy < 0 || r.Held < 0 || r.Occupancy+r.Held > r.Capacity {
+			// Never stored: the invariant is checked here whatever change did.
+			return httpapi.Errorf(http.StatusConflict, "no_room", "facility %s: occupancy %d + held %d above capacity %d", id, r.Occupancy, r.Held, r.Capacity)
+		}
+		r.Rev++
+		r.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		if seenOK {
+			for _, f := range s.apply(seen) {
+				s.publish(f)
+			}
+		}
+		var ae *httpapi.Error
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return Record{}, httpapi.NotFound("no facility %q", id)
+		case errors.As(err, &ae), errors.Is(err, errNothingToDo):
+			return Record{}, err
+		}
+		return Record{}, fmt.Errorf("store facility: %w", err)
+	}
+	for _, f := range s.apply(rec) {
+		s.publish(f)
+	}
+	return rec, nil
+}
+
+// apply takes the given records into the snapshot where they are newer than
+// what it holds (higher Rev, or a later UpdatedAt: PutFacilities restarts Rev)
+// or unknown, and returns the facilities it changed.
+func (s *Service) apply(recs ...Record) []Facility {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.snap.Load()
-	f, ok := cur.byID[id]
-	if !ok {
-		return Facility{}, httpapi.NotFound("no facility %q", id)
+	var byID map[string]Facility
+	var rev map[string]int64
+	var changed []Facility
+	for _, r := range recs {
+		if old, ok := cur.byID[r.ID]; ok {
+			newer := r.Rev > cur.rev[r.ID] || r.UpdatedAt.After(old.UpdatedAt)
+			if !newer || (old == r.Facility && cur.rev[r.ID] == r.Rev) {
+				continue
+			}
+		}
+		if byID == nil {
+			byID, rev = maps.Clone(cur.byID), maps.Clone(cur.rev)
+		}
+		byID[r.ID], rev[r.ID] = r.Facility, r.Rev
+		changed = append(changed, r.Facility)
 	}
-	if err := change(&f); err != nil {
-		return Facility{}, err
+	if changed != nil {
+		s.snap.Store(newSnapshot(byID, rev))
 	}
-	f.UpdatedAt = s.opts.Now()
-	if err := s.store.PutFacilities(ctx, []Facility{f}); err != nil {
-		return Facility{}, fmt.Errorf("store facility: %w", err)
-	}
-	byID := maps.Clone(cur.byID)
-	byID[id] = f
-	s.snap.Store(newSnapshot(byID))
-	s.publish(f)
-	return f, nil
+	return changed
 }
 
 func (s *Service) publish(f Facility) {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,16 +15,17 @@ import (
 	"github.com/minato-city/anpi/httpapi"
 )
 
-// memStore is a TEST FAKE of Store: a map behind a mutex, with an injectable
+// memStore is a TEST FAKE of Store: a map of records behind a mutex (so
+// UpdateFacility is atomic within the test process), with an injectable
 // failure. The real Store lives over the storage engine, elsewhere.
 type memStore struct {
 	mu   sync.Mutex
-	m    map[string]Facility
-	puts int
+	m    map[string]Record
+	puts int   // successful writes (PutFacilities and UpdateFacility)
 	fail error // returned by every call while set
 }
 
-func newMemStore() *memStore { return &memStore{m: map[string]Facility{}} }
+func newMemStore() *memStore { return &memStore{m: map[string]Record{}} }
 
 func (s *memStore) PutFacilities(_ context.Context, fs []Facility) error {
 	s.mu.Lock()
@@ -33,28 +35,72 @@ func (s *memStore) PutFacilities(_ context.Context, fs []Facility) error {
 	}
 	s.puts++
 	for _, f := range fs {
-		s.m[f.ID] = f
+		s.m[f.ID] = Record{Facility: f}
 	}
 	return nil
 }
 
-func (s *memStore) Facilities(context.Context) ([]Facility, error) {
+func (s *memStore) Facilities(ctx context.Context) ([]Facility, error) {
+	rs, err := s.Records(ctx)
+	out := make([]Facility, len(rs))
+	for i, r := range rs {
+		out[i] = r.Facility
+	}
+	return out, err
+}
+
+func (s *memStore) Records(context.Context) ([]Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
 		return nil, s.fail
 	}
-	out := make([]Facility, 0, len(s.m))
-	for _, f := range s.m {
-		out = append(out, f)
+	out := make([]Record, 0, len(s.m))
+	for _, r := range s.m {
+		r.Holds = slices.Clone(r.Holds)
+		out = append(out, r)
 	}
 	return out, nil
 }
 
+func (s *memStore) UpdateFacility(_ context.Context, id string, fn func(*Record) error) (Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return Record{}, s.fail
+	}
+	r, ok := s.m[id]
+	if !ok {
+		return Record{}, fmt.Errorf("facility %q: %w", id, ErrNotFound)
+	}
+	r.Holds = slices.Clone(r.Holds)
+	if err := fn(&r); err != nil {
+		return Record{}, err
+	}
+	s.puts++
+	s.m[id] = r
+	r.Holds = slices.Clone(r.Holds)
+	return r, nil
+}
+
+// snapshot returns the stored facilities (without holds).
 func (s *memStore) snapshot() map[string]Facility {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return maps.Clone(s.m)
+	out := make(map[string]Facility, len(s.m))
+	for id, r := range s.m {
+		out[id] = r.Facility
+	}
+	return out
+}
+
+// record returns the stored record of id.
+func (s *memStore) record(id string) Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.m[id]
+	r.Holds = slices.Clone(r.Holds)
+	return r
 }
 
 // recorder is a TEST FAKE of Publisher.
