@@ -222,10 +222,10 @@ func (a *App) buildSenders() ([]alert.Sender, alert.Vocabulary, error) {
 		}
 	}
 	if cfg.Voice.Enabled {
-		s, err := voice.New(voice.Config{
+		s, err := voice.New(voice.Config{Config: sms.Config{
 			AccountSID: cfg.Secrets.TwilioAccountSID, AuthToken: cfg.Secrets.TwilioAuthToken, From: cfg.Voice.From,
 			BaseURL: cfg.Voice.BaseURL,
-		})
+		}})
 		errs = append(errs, err)
 		if err == nil {
 			senders = append(senders, s)

@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -25,27 +23,11 @@ import (
 // (error 32018 beyond it).
 const MaxTwiML = 4000
 
-// Config configures the voice channel. The Twilio fields mean the same as in
-// sms.Config.
+// Config configures the voice channel: the Twilio account settings of the
+// SMS channel (sms.Config; From is the caller id, StatusCallbackURL receives
+// call status callbacks) plus where answers go.
 type Config struct {
-	// AccountSID is the Twilio account (AC...).
-	AccountSID string
-	// AuthToken is the account's auth token; never logged or put in an error.
-	AuthToken string
-	// From is the caller id, an E.164 number.
-	From string
-	// BaseURL is where API requests go, default "https://api.twilio.com".
-	BaseURL string
-	// StatusCallbackURL receives call status callbacks; empty means none.
-	StatusCallbackURL string
-	// Concurrency is how many calls one batch creates at once, default 8.
-	Concurrency int
-	// HTTPClient supplies the transport; nil means a pooled default.
-	HTTPClient *http.Client
-	// Timeout bounds each API request, default 10 s.
-	Timeout time.Duration
-	// Logger receives warnings; nil means slog.Default.
-	Logger *slog.Logger
+	sms.Config
 	// AnswerURL is anpi's TwiML webhook for answers. When set, the second
 	// reading of the alert sits inside a <Gather input="speech dtmf"> whose
 	// action is AnswerURL plus the query parameters alert=<AlertID> and
@@ -78,17 +60,7 @@ func New(cfg Config) (*Sender, error) {
 		}
 		answer = u
 	}
-	c, err := sms.NewClient(sms.Config{
-		AccountSID:        cfg.AccountSID,
-		AuthToken:         cfg.AuthToken,
-		From:              cfg.From,
-		BaseURL:           cfg.BaseURL,
-		StatusCallbackURL: cfg.StatusCallbackURL,
-		Concurrency:       cfg.Concurrency,
-		HTTPClient:        cfg.HTTPClient,
-		Timeout:           cfg.Timeout,
-		Logger:            cfg.Logger,
-	})
+	c, err := sms.NewClient(cfg.Config)
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minato-city/anpi/alert"
+	"github.com/minato-city/anpi/alert/sms"
 	"github.com/minato-city/anpi/alert/voice"
 	"github.com/minato-city/anpi/sandbox"
 )
@@ -36,7 +37,7 @@ func newEnv(t *testing.T, simCfg sandbox.TwilioConfig, mod func(*voice.Config)) 
 		srv.Close()
 		sim.Close()
 	})
-	cfg := voice.Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, BaseURL: srv.URL}
+	cfg := voice.Config{Config: sms.Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, BaseURL: srv.URL}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -305,9 +306,9 @@ func TestTwilioNewConfigErrors(t *testing.T) {
 		cfg  voice.Config
 		want string
 	}{
-		{"missing from", voice.Config{AccountSID: testSID, AuthToken: testToken}, "from"},
-		{"bad answer url", voice.Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, AnswerURL: "/answer"}, "answer url"},
-		{"bad token", voice.Config{AccountSID: testSID, AuthToken: testToken + "%", From: testFrom}, "auth token"},
+		{"missing from", voice.Config{Config: sms.Config{AccountSID: testSID, AuthToken: testToken}}, "from"},
+		{"bad answer url", voice.Config{Config: sms.Config{AccountSID: testSID, AuthToken: testToken, From: testFrom}, AnswerURL: "/answer"}, "answer url"},
+		{"bad token", voice.Config{Config: sms.Config{AccountSID: testSID, AuthToken: testToken + "%", From: testFrom}}, "auth token"},
 	}
 	for _, tc := range tests {
 		_, err := voice.New(tc.cfg)
