@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,6 +40,10 @@ type Service struct {
 	now   func() time.Time
 	// kick wakes the planner after an approval.
 	kick func(id string)
+	// receipts serialises delivery receipts per batch ledger within this
+	// process, so a burst of receipts for one batch does not make them
+	// retry against each other on an optimistic (Redis) store.
+	receipts [64]sync.Mutex
 }
 
 // NewService returns a Service.
@@ -348,6 +353,14 @@ func prevKey(k string) string {
 	return string(b) + "\xff"
 }
 
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
+}
+
 func dedupe(ss []string) []string {
 	out := make([]string, 0, len(ss))
 	for _, s := range ss {
@@ -403,6 +416,9 @@ func (s *Service) applyStatus(ctx context.Context, ref Ref, status, code string)
 	if err != nil {
 		return fmt.Errorf("status batch: %w", err)
 	}
+	mu := &s.receipts[fnv32(ref.BatchID)%uint32(len(s.receipts))]
+	mu.Lock()
+	defer mu.Unlock()
 	var deltas map[string]int64
 	_, err = s.store.UpdateLedger(ctx, ref.BatchID, func(l *Ledger) error {
 		deltas = map[string]int64{}

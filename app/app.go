@@ -68,6 +68,12 @@ func OpenStore(ctx context.Context, cfg Config) (store.Backend, store.Bus, error
 			// The parser's message may quote the URL, password included.
 			return nil, nil, errors.New("store: redis.url is not a valid Redis URL")
 		}
+		if opt.PoolSize == 0 {
+			// Workers and reply consumers each hold a connection while they
+			// block on a stream read; go-redis' default (10 per CPU) would
+			// leave webhooks and ledger writes queueing for a connection.
+			opt.PoolSize = 256
+		}
 		c := goredis.NewClient(opt)
 		if err := c.Ping(ctx).Err(); err != nil {
 			c.Close()

@@ -99,12 +99,18 @@ const (
 	kCount
 	kCounter
 	kInject
+	kDegree // degree adverb ("badly", "크게", "大した"): a negated injury under it is partial, still injured
 )
 
 type entry struct {
 	kind   entryKind
 	arg    int8 // urgency (label), need index or count
 	lb, rb bool // word boundary required on the left / right
+	// selfNeg marks an urgent cue that is itself a negative or inability form
+	// ("cant get out", "못 나가", "出られない", "出不去"): another negator
+	// never cancels it, since "not … can't get out" is no reason to call a
+	// reply safe.
+	selfNeg bool
 }
 
 type ruleTables struct {
@@ -136,6 +142,7 @@ func compileLexicon() *ruleTables {
 		"cue": kCue, "weak": kWeak, "soft": kSoft, "negcue": kNegCue, "neutral": kNeutral, "negsafe": kNegSafe, "negpre": kNegPre,
 		"negpost": kNegPost, "need": kNeed, "request": kReq, "reqpre": kReqPre, "reqpost": kReqPost,
 		"have": kHave, "havepre": kHavePre, "count": kCount, "counter": kCounter, "inject": kInject,
+		"degree": kDegree,
 	}
 	ids := map[string]int{}
 	var phrases []string
@@ -191,7 +198,48 @@ func compileLexicon() *ruleTables {
 			entries[id] = append(entries[id], e)
 		}
 	}
-	return &ruleTables{m: newMatcher(phrases), entries: entries}
+	t := &ruleTables{m: newMatcher(phrases), entries: entries}
+	t.markSelfNeg(phrases)
+	return t
+}
+
+// inabilityMarks are "cannot"-type words that are not negators in the lexicon
+// (they never cancel a cue) but make a cue containing them a negative form.
+var inabilityMarks = []string{"cant", "cannot", "can not", "unable", "wont", "will not", "못"}
+
+// markSelfNeg flags urgent cues whose phrase holds a negator or an inability
+// mark (see entry.selfNeg).
+func (t *ruleTables) markSelfNeg(phrases []string) {
+	for id, p := range phrases {
+		self := false
+		for _, w := range inabilityMarks {
+			if i := strings.Index(p, w); i >= 0 && (i == 0 || !isWordByte(p[i-1])) &&
+				(i+len(w) == len(p) || !isWordByte(p[i+len(w)])) {
+				self = true
+				break
+			}
+		}
+		if !self {
+			b := []byte(p)
+		find:
+			for _, m := range t.m.find(nil, b) {
+				for _, e := range t.entries[m.id] {
+					if (e.kind == kNegPre || e.kind == kNegPost) && t.bounded(b, m, e) && m.end-m.start < len(p) {
+						self = true
+						break find
+					}
+				}
+			}
+		}
+		if !self {
+			continue
+		}
+		for k, e := range t.entries[id] {
+			if (e.kind == kCue || e.kind == kWeak || e.kind == kSoft) && e.arg > 0 {
+				t.entries[id][k].selfNeg = true
+			}
+		}
+	}
 }
 
 // bounded checks the word-boundary requirements of e at m.
@@ -208,6 +256,7 @@ func (t *ruleTables) bounded(text []byte, m match, e entry) bool {
 // Windows (bytes of normalised text) within which a modifier applies.
 const (
 	negPreWindow  = 12
+	degreeWindow  = 12
 	negPostWindow = 15
 	reqPreWindow  = 18
 	reqPostWindow = 24
@@ -279,7 +328,10 @@ func (t *ruleTables) analyse(sc *scratch) Result {
 				negUrgent = true
 			}
 		case kCue, kWeak, kSoft:
-			neg := negated(text, ms, i)
+			neg := !m.e.selfNeg && negated(text, ms, i)
+			if neg && m.e.arg == 4 && degreeBefore(text, ms, i) {
+				neg = false // "not badly hurt", "크게 다치진 않았", "大したけがじゃない": hurt, if lightly
+			}
 			switch {
 			case !neg && m.e.kind == kSoft:
 				soft = true
@@ -400,7 +452,7 @@ func negated(text []byte, ms []tmatch, i int) bool {
 		switch n.e.kind {
 		case kNegPre:
 			if n.end <= c.start && c.start-n.end <= negPreWindow && !clauseBreak(text[n.end:c.start]) && !hasHan(text[n.end:c.start]) &&
-				!blocked(ms, n.end, c.start, i) {
+				!blocked(ms, n.end, c.start, i) && !(isHangulStart(text[n.start:]) && hangulWordGap(text[n.end:c.start])) {
 				return true
 			}
 		case kNegPost:
@@ -411,6 +463,37 @@ func negated(text []byte, ms []tmatch, i int) bool {
 		}
 	}
 	return false
+}
+
+// degreeBefore reports whether a degree adverb sits just before cue ms[i] in
+// the same clause.
+func degreeBefore(text []byte, ms []tmatch, i int) bool {
+	c := ms[i]
+	for _, d := range ms {
+		if !d.dead && d.e.kind == kDegree && d.end <= c.start && c.start-d.end <= degreeWindow &&
+			!clauseBreak(text[d.end:c.start]) {
+			return true
+		}
+	}
+	return false
+}
+
+// hangulWordGap reports whether b (the text between a Hangul negator and its
+// cue) holds a whole word: 안 governs only the word right after it, so in
+// "문이 안 열려서 못 나가요" it negates 열려서, not 못 나가요.
+func hangulWordGap(b []byte) bool {
+	for _, c := range b {
+		if c != sepSpace {
+			return true
+		}
+	}
+	return false
+}
+
+// isHangulStart reports whether b starts with a Hangul syllable or jamo.
+func isHangulStart(b []byte) bool {
+	r, _ := utf8.DecodeRune(b)
+	return (r >= 0xAC00 && r <= 0xD7A3) || (r >= 0x1100 && r <= 0x11FF) || (r >= 0x3130 && r <= 0x318F)
 }
 
 // hasHan reports whether b holds a Han character: a negator only reaches its
