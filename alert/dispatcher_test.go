@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -398,7 +399,7 @@ func TestSMSRetriesOnlyFailedRecipients(t *testing.T) {
 	}
 }
 
-func TestExpiredAlertIsNotSent(t *testing.T) {
+func TestApprovingAnExpiredAlertIsRefused(t *testing.T) {
 	h := newHarness(t, "")
 	h.people(3, true, false, "shiba")
 	now := time.Now()
@@ -544,5 +545,31 @@ func TestExplicitResidentList(t *testing.T) {
 	v := h.wait(a.ID, alert.StatusCompleted)
 	if v.Audience != 2 || line.delivered(fmt.Sprintf("U%032x", 4)) != 1 || line.delivered(fmt.Sprintf("U%032x", 8)) != 1 || line.delivered(fmt.Sprintf("U%032x", 1)) != 0 {
 		t.Fatalf("audience %d", v.Audience)
+	}
+}
+
+func TestBatchesPastTheirExpiryFailInsteadOfArrivingLate(t *testing.T) {
+	h := newHarness(t, "")
+	h.people(600, true, false, "shiba")
+	now := time.Now()
+	h.svc.SetClock(func() time.Time { return now })
+	r := req("line")
+	exp := now.Add(time.Hour)
+	r.ExpiresAt = &exp
+	id := h.send(r) // approved while still valid, not yet dispatched
+	// The dispatcher comes up two hours later (an outage): nothing may go out.
+	h.svc.SetClock(func() time.Time { return now.Add(2 * time.Hour) })
+	line := newFakeLINE()
+	h.start([]alert.Sender{line}, nil)
+	v := h.wait(id, alert.StatusCompleted)
+	if c := v.Counts["line"]; c.Failed != 600 || c.Sent != 0 {
+		t.Fatalf("counts %+v", c)
+	}
+	if len(line.keys) != 0 {
+		t.Fatalf("%d batches sent after expiry", len(line.keys))
+	}
+	ds, _, _ := h.svc.Deliveries(context.Background(), id, "failed", "", 1)
+	if len(ds) != 1 || !strings.Contains(ds[0].Reason, "expired") {
+		t.Fatalf("deliveries %+v", ds)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -353,14 +354,6 @@ func prevKey(k string) string {
 	return string(b) + "\xff"
 }
 
-func fnv32(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return h
-}
-
 func dedupe(ss []string) []string {
 	out := make([]string, 0, len(ss))
 	for _, s := range ss {
@@ -416,7 +409,9 @@ func (s *Service) applyStatus(ctx context.Context, ref Ref, status, code string)
 	if err != nil {
 		return fmt.Errorf("status batch: %w", err)
 	}
-	mu := &s.receipts[fnv32(ref.BatchID)%uint32(len(s.receipts))]
+	h := fnv.New32a()
+	h.Write([]byte(ref.BatchID))
+	mu := &s.receipts[h.Sum32()%uint32(len(s.receipts))]
 	mu.Lock()
 	defer mu.Unlock()
 	var deltas map[string]int64

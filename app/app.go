@@ -332,19 +332,17 @@ func linkSecret(ctx context.Context, b store.Backend) ([]byte, error) {
 	if _, err := rand.Read(buf); err != nil {
 		return nil, err
 	}
+	var secret []byte
 	if err := b.Update(ctx, "settings", "link_secret", func(old []byte) ([]byte, error) {
+		secret = buf
 		if old != nil {
-			return old, nil
+			secret = old
 		}
-		return buf, nil
+		return secret, nil
 	}); err != nil {
 		return nil, fmt.Errorf("link secret: %w", err)
 	}
-	s, err := b.Get(ctx, "settings", "link_secret")
-	if err != nil {
-		return nil, fmt.Errorf("link secret: %w", err)
-	}
-	return s, nil
+	return secret, nil
 }
 
 func (a *App) authorizeWS(r *http.Request) ([]string, error) {

@@ -52,15 +52,9 @@ func BenchmarkAlert10kLINERedis(b *testing.B) {
 
 func benchAlert(b *testing.B, n int, backend string) {
 	cfg := Defaults()
-	cfg.DataDir = b.TempDir()
-	cfg.Secrets.AdminToken = "bench"
-	cfg.Sandbox = true
-	cfg.applyEnv(func(k string) string {
-		if k == "ANPI_ADMIN_TOKEN" {
-			return "bench"
-		}
-		return ""
-	})
+	if err := cfg.applyEnv(env(map[string]string{"ANPI_ADMIN_TOKEN": "bench"})); err != nil {
+		b.Fatal(err)
+	}
 	cfg.DataDir = b.TempDir()
 	if backend == "redis" {
 		u := os.Getenv("ANPI_TEST_REDIS_URL")

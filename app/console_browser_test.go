@@ -55,7 +55,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 
 	steps := []struct {
@@ -80,7 +80,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("start chromium: %v", err)
 	}
 	for _, st := range steps {
-		sctx, scancel := context.WithTimeout(ctx, 15*time.Second)
+		sctx, scancel := context.WithTimeout(ctx, 45*time.Second)
 		err := chromedp.Do(sctx, st.act)
 		scancel()
 		if err != nil {

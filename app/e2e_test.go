@@ -157,7 +157,9 @@ func (s *server) staff(name, role string) string {
 
 func (s *server) waitFor(what string, cond func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// Generous: this is "eventually", not a speed check, and CI runs the
+	// packages in parallel on 2 cores under the race detector.
+	deadline := time.Now().Add(90 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			s.t.Fatalf("timed out waiting for %s", what)

@@ -31,8 +31,9 @@ func (a *App) routes() http.Handler {
 
 	mux.HandleFunc("POST /webhooks/line", a.lineWebhook)
 	mux.HandleFunc("POST /webhooks/twilio/status", a.twilioStatus)
-	mux.Handle("GET /r/{token}", a.Safety.ReplyPage(a.Links))
-	mux.Handle("POST /r/{token}", a.Safety.ReplyPage(a.Links))
+	reply := a.Safety.ReplyPage(a.Links)
+	mux.Handle("GET /r/{token}", reply)
+	mux.Handle("POST /r/{token}", reply)
 
 	mux.Handle("GET /console/ws", a.Hub)
 	ui := console.UI()

@@ -381,6 +381,9 @@ func (s *Service) Process(ctx context.Context, r Reply) error {
 	if err != nil {
 		return fmt.Errorf("reply check: %w", err)
 	}
+	if len(r.Text) > MaxReplyText {
+		r.Text = truncateUTF8(r.Text, MaxReplyText)
+	}
 	result, err := s.classify(ctx, r, res.Language)
 	if err != nil {
 		s.log.Info("reply not classifiable, dropped", "event", r.EventID, "err", err)
@@ -391,9 +394,6 @@ func (s *Service) Process(ctx context.Context, r Reply) error {
 		at = s.now()
 	}
 	text := r.Text
-	if len(text) > MaxReplyText {
-		text = truncateUTF8(text, MaxReplyText)
-	}
 	var old, cur *PersonStatus
 	err = s.store.UpdateStatus(ctx, c.ID, res.ID, func(o *PersonStatus) (*PersonStatus, error) {
 		old = o
@@ -485,11 +485,7 @@ func (s *Service) classify(ctx context.Context, r Reply, lang string) (classify.
 	if r.Language != "" {
 		lang = r.Language
 	}
-	text := r.Text
-	if len(text) > MaxReplyText {
-		text = truncateUTF8(text, MaxReplyText)
-	}
-	return s.cls.Classify(ctx, text, lang)
+	return s.cls.Classify(ctx, r.Text, lang)
 }
 
 func truncateUTF8(s string, n int) string {
