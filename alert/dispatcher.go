@@ -51,10 +51,12 @@ type Dispatcher struct {
 	linker   Linker
 	senders  map[string]Sender
 	limiters map[string]*rate.Limiter
-	cfg      DispatcherConfig
-	log      *slog.Logger
-	now      func() time.Time
-	sleep    func(ctx context.Context, d time.Duration) error
+	// endpoints are the non-person recipients per channel (signage).
+	endpoints map[string]Endpoints
+	cfg       DispatcherConfig
+	log       *slog.Logger
+	now       func() time.Time
+	sleep     func(ctx context.Context, d time.Duration) error
 
 	planq chan string
 	wg    sync.WaitGroup
@@ -80,7 +82,7 @@ func NewDispatcher(svc *Service, aud Audience, linker Linker, senders []Sender, 
 	}
 	d := &Dispatcher{
 		svc: svc, store: svc.store, aud: aud, linker: linker,
-		senders: map[string]Sender{}, limiters: map[string]*rate.Limiter{},
+		senders: map[string]Sender{}, limiters: map[string]*rate.Limiter{}, endpoints: map[string]Endpoints{},
 		cfg: cfg, log: svc.log, now: svc.now, sleep: sleepCtx,
 		planq: make(chan string, 1024),
 	}
@@ -274,6 +276,9 @@ func (d *Dispatcher) resolve(ctx context.Context, a *Alert) error {
 	})
 	if err != nil {
 		return fmt.Errorf("plan audience: %w", err)
+	}
+	if err := d.addEndpoints(ctx, p); err != nil {
+		return err
 	}
 	// Stage the partly filled batches in a stable order.
 	for _, ch := range a.Channels {

@@ -99,33 +99,48 @@ func (p *planner) add(ctx context.Context, r *residents.Resident) (bool, error) 
 			continue
 		}
 		reached = true
-		key := ch + "|" + r.Language
-		b := p.open[key]
-		if b == nil {
-			seq := p.seq[ch]
-			p.seq[ch]++
-			b = &Batch{
-				ID: BatchID(p.a.ID, ch, seq), AlertID: p.a.ID, Channel: ch, Seq: seq, Language: r.Language,
-				Text: Compose(p.a, r.Language, ch), QuickReplies: p.a.QuickReplies,
-				RetryKey: RetryKey(p.a.Salt, ch, seq), Deadline: p.a.ExpiresAt, Drill: p.a.Drill, Priority: p.prio,
-				Recipients: make([]Recipient, 0, batchSize[ch]),
-			}
-			p.open[key] = b
-		}
 		rc := Recipient{ResidentID: r.ID, Address: addr}
 		if p.linker != nil && p.a.SafetyCheckID != "" && ch != ChannelLINE {
 			rc.Link = p.linker.Link(p.a.SafetyCheckID, r.ID)
 		}
-		b.Recipients = append(b.Recipients, rc)
-		p.planned[ch]++
-		if len(b.Recipients) >= batchSize[ch] {
-			delete(p.open, key)
-			if err := p.stage(ctx, b); err != nil {
-				return reached, err
-			}
+		if err := p.addRecipient(ctx, ch, r.Language, rc); err != nil {
+			return reached, err
 		}
 	}
 	return reached, nil
+}
+
+// addRecipient puts rc into the open batch of (ch, lang), staging the batch
+// when it is full.
+func (p *planner) addRecipient(ctx context.Context, ch, lang string, rc Recipient) error {
+	key := ch + "|" + lang
+	b := p.open[key]
+	if b == nil {
+		seq := p.seq[ch]
+		p.seq[ch]++
+		size := batchSize[ch]
+		if size == 0 {
+			size = 100
+		}
+		b = &Batch{
+			ID: BatchID(p.a.ID, ch, seq), AlertID: p.a.ID, Channel: ch, Seq: seq, Language: lang,
+			Text: Compose(p.a, lang, ch), QuickReplies: p.a.QuickReplies,
+			RetryKey: RetryKey(p.a.Salt, ch, seq), Deadline: p.a.ExpiresAt, Drill: p.a.Drill, Priority: p.prio,
+			Recipients: make([]Recipient, 0, size),
+		}
+		p.open[key] = b
+	}
+	b.Recipients = append(b.Recipients, rc)
+	p.planned[ch]++
+	size := batchSize[ch]
+	if size == 0 {
+		size = 100
+	}
+	if len(b.Recipients) >= size {
+		delete(p.open, key)
+		return p.stage(ctx, b)
+	}
+	return nil
 }
 
 func (p *planner) stage(ctx context.Context, b *Batch) error {
