@@ -86,6 +86,10 @@ type Alert struct {
 	PlannedByChannel map[string]int `json:"planned_by_channel,omitempty"`
 	// Batches is the number of batches planned.
 	Batches int `json:"batches"`
+	// BatchesPerChannel is the number of batches per channel; batch ids are
+	// BatchID(ID, channel, 0..n-1), so ledgers are found without reading
+	// the batches.
+	BatchesPerChannel map[string]int `json:"batches_per_channel,omitempty"`
 	// Problem is an operator-facing note (e.g. LINE monthly quota exhausted).
 	Problem string `json:"problem,omitempty"`
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,6 +61,9 @@ type Dispatcher struct {
 
 	planq chan string
 	wg    sync.WaitGroup
+
+	pubMu   sync.Mutex
+	lastPub map[string]time.Time
 }
 
 // NewDispatcher returns a dispatcher for svc's alerts. It takes over svc's
@@ -84,7 +88,7 @@ func NewDispatcher(svc *Service, aud Audience, linker Linker, senders []Sender, 
 		svc: svc, store: svc.store, aud: aud, linker: linker,
 		senders: map[string]Sender{}, limiters: map[string]*rate.Limiter{}, endpoints: map[string]Endpoints{},
 		cfg: cfg, log: svc.log, now: svc.now, sleep: sleepCtx,
-		planq: make(chan string, 1024),
+		planq: make(chan string, 1024), lastPub: map[string]time.Time{},
 	}
 	for _, s := range senders {
 		ch := s.Channel()
@@ -250,15 +254,17 @@ func (d *Dispatcher) plan(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
+	var fresh []string
 	if !a.Planned {
-		if err := d.resolve(ctx, a); err != nil {
+		if fresh, err = d.resolve(ctx, a); err != nil {
 			return err
 		}
 	}
-	return d.enqueueAll(ctx, a)
+	return d.enqueueAll(ctx, a, fresh)
 }
 
-func (d *Dispatcher) resolve(ctx context.Context, a *Alert) error {
+// resolve plans a's audience into stored batches and returns their ids.
+func (d *Dispatcher) resolve(ctx context.Context, a *Alert) ([]string, error) {
 	p := &planner{
 		a: a, store: d.store, linker: d.linker, open: map[string]*Batch{},
 		seq: map[string]int{}, planned: map[string]int{}, prio: Priority(a.Severity),
@@ -275,65 +281,64 @@ func (d *Dispatcher) resolve(ctx context.Context, a *Alert) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("plan audience: %w", err)
+		return nil, fmt.Errorf("plan audience: %w", err)
 	}
 	if err := d.addEndpoints(ctx, p); err != nil {
-		return err
+		return nil, err
 	}
 	// Stage the partly filled batches in a stable order.
 	for _, ch := range a.Channels {
 		for _, lang := range residents.Languages {
 			if b := p.open[ch+"|"+lang]; b != nil {
 				if err := p.stage(ctx, b); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		}
 	}
 	if err := p.flush(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	updated, err := d.store.UpdateAlert(ctx, a.ID, func(x *Alert) error {
 		x.Planned = true
 		x.Audience = audience
 		x.PlannedByChannel = p.planned
 		x.Batches = len(p.ids)
+		x.BatchesPerChannel = p.seq
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("plan: %w", err)
+		return nil, fmt.Errorf("plan: %w", err)
 	}
 	*a = *updated
 	d.log.Info("alert planned", "alert", a.ID, "audience", audience, "batches", len(p.ids))
-	return nil
+	return p.ids, nil
 }
 
 // enqueueAll queues every unfinished batch of a planned alert and moves it to
-// dispatching. Batches already done are skipped; a batch queued twice is
-// harmless because workers consult the ledger first.
-func (d *Dispatcher) enqueueAll(ctx context.Context, a *Alert) error {
+// dispatching. fresh, when not nil, are the ids of batches this process has
+// just planned (no ledger can exist yet); otherwise batches already done are
+// skipped. A batch queued twice is harmless because workers consult the
+// ledger first.
+func (d *Dispatcher) enqueueAll(ctx context.Context, a *Alert, fresh []string) error {
 	prio := Priority(a.Severity)
 	byLane := map[string][]string{}
-	after := ""
-	for {
-		bs, err := d.store.ScanBatches(ctx, a.ID, after, 500)
+	if fresh != nil {
+		for _, id := range fresh {
+			q := lane(batchChannel(id), prio)
+			byLane[q] = append(byLane[q], id)
+		}
+	} else {
+		err := d.eachLedger(ctx, a, func(id, ch string, l *Ledger) error {
+			if l.State != LedgerDone && l.State != LedgerCancelled {
+				q := lane(ch, prio)
+				byLane[q] = append(byLane[q], id)
+			}
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("enqueue: %w", err)
 		}
-		if len(bs) == 0 {
-			break
-		}
-		for _, b := range bs {
-			l, err := d.store.GetLedger(ctx, b.ID)
-			if err != nil {
-				return fmt.Errorf("enqueue: %w", err)
-			}
-			if l.State != LedgerDone && l.State != LedgerCancelled {
-				q := lane(b.Channel, prio)
-				byLane[q] = append(byLane[q], b.ID)
-			}
-		}
-		after = bs[len(bs)-1].ID
 	}
 	for q, ids := range byLane {
 		for len(ids) > 0 {
@@ -379,26 +384,15 @@ func (d *Dispatcher) recount(ctx context.Context, id string, exact bool) error {
 	}
 	counts := map[string]int64{}
 	done := 0
-	after := ""
-	for {
-		bs, err := d.store.ScanBatches(ctx, id, after, 500)
-		if err != nil {
-			return fmt.Errorf("check done: %w", err)
+	err = d.eachLedger(ctx, a, func(_, ch string, l *Ledger) error {
+		l.tally(ch, counts)
+		if l.State == LedgerDone || l.State == LedgerCancelled {
+			done++
 		}
-		if len(bs) == 0 {
-			break
-		}
-		for _, b := range bs {
-			l, err := d.store.GetLedger(ctx, b.ID)
-			if err != nil {
-				return fmt.Errorf("check done: %w", err)
-			}
-			l.tally(b.Channel, counts)
-			if l.State == LedgerDone || l.State == LedgerCancelled {
-				done++
-			}
-		}
-		after = bs[len(bs)-1].ID
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("check done: %w", err)
 	}
 	if done < a.Batches {
 		if exact {
@@ -437,4 +431,53 @@ func (d *Dispatcher) recount(ctx context.Context, id string, exact bool) error {
 	d.log.Info("alert completed", "alert", id)
 	d.svc.publish(ctx, updated)
 	return nil
+}
+
+// eachLedger calls fn with the id, channel and ledger of every batch of a
+// planned alert, without reading the batches themselves when the alert
+// records its batch counts per channel.
+func (d *Dispatcher) eachLedger(ctx context.Context, a *Alert, fn func(id, ch string, l *Ledger) error) error {
+	if a.BatchesPerChannel == nil {
+		// Planned before batch counts were recorded: read the batches.
+		after := ""
+		for {
+			bs, err := d.store.ScanBatches(ctx, a.ID, after, 500)
+			if err != nil || len(bs) == 0 {
+				return err
+			}
+			for _, b := range bs {
+				l, err := d.store.GetLedger(ctx, b.ID)
+				if err != nil {
+					return err
+				}
+				if err := fn(b.ID, b.Channel, l); err != nil {
+					return err
+				}
+			}
+			after = bs[len(bs)-1].ID
+		}
+	}
+	for _, ch := range a.Channels {
+		for seq := range a.BatchesPerChannel[ch] {
+			id := BatchID(a.ID, ch, seq)
+			l, err := d.store.GetLedger(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := fn(id, ch, l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// batchChannel returns the channel part of a BatchID.
+func batchChannel(id string) string {
+	i := strings.IndexByte(id, '/')
+	j := strings.LastIndexByte(id, '/')
+	if i < 0 || j <= i {
+		return ""
+	}
+	return id[i+1 : j]
 }

@@ -124,7 +124,7 @@ func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job)
 		if err := d.store.AddCounts(bctx, b.AlertID, deltas); err != nil {
 			return err
 		}
-		d.svc.publish(bctx, a)
+		d.progress(bctx, a)
 	}
 }
 
@@ -353,8 +353,32 @@ func (d *Dispatcher) finish(ctx context.Context, q string, j Job, b *Batch, delt
 	if c["batches_done"] >= int64(a.Batches) {
 		return d.checkDone(ctx, b.AlertID)
 	}
-	d.svc.publish(ctx, a)
+	d.progress(ctx, a)
 	return nil
+}
+
+// progressEvery bounds how often batch progress of one alert is published:
+// a million-recipient send finishes thousands of batches a second, and the
+// console needs a few updates a second, not thousands.
+const progressEvery = 200 * time.Millisecond
+
+// progress publishes a's view unless it was published less than
+// progressEvery ago. Status changes are published unconditionally elsewhere.
+func (d *Dispatcher) progress(ctx context.Context, a *Alert) {
+	now := time.Now()
+	d.pubMu.Lock()
+	last := d.lastPub[a.ID]
+	due := now.Sub(last) >= progressEvery
+	if due {
+		if len(d.lastPub) > 1024 {
+			clear(d.lastPub)
+		}
+		d.lastPub[a.ID] = now
+	}
+	d.pubMu.Unlock()
+	if due {
+		d.svc.publish(ctx, a)
+	}
 }
 
 // waitTokens takes n tokens from the channel's limiter, in pieces no larger

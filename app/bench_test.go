@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +21,16 @@ import (
 	"github.com/minato-city/anpi/residents"
 	"github.com/minato-city/anpi/sandbox"
 )
+
+// cpuTime is the user+system CPU time this process has used so far (all
+// goroutines: the engine, the store and the in-process sandbox).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // peakRSS reads the process's peak resident set size (VmHWM) in MiB, or -1.
 func peakRSS() float64 {
@@ -50,6 +61,22 @@ func BenchmarkAlert10kLINERedis(b *testing.B) {
 	benchAlert(b, 10_000, "redis")
 }
 
+// BenchmarkAlert1MLINE is BenchmarkAlert10kLINE with a million residents:
+// the scale target (throughput, CPU per recipient, peak RSS).
+func BenchmarkAlert1MLINE(b *testing.B) {
+	benchAlert(b, 1_000_000, "embedded")
+}
+
+// BenchmarkAlert100kLINE sits between the two.
+func BenchmarkAlert100kLINE(b *testing.B) {
+	benchAlert(b, 100_000, "embedded")
+}
+
+// BenchmarkAlert1MLINERedis is BenchmarkAlert1MLINE on Redis.
+func BenchmarkAlert1MLINERedis(b *testing.B) {
+	benchAlert(b, 1_000_000, "redis")
+}
+
 func benchAlert(b *testing.B, n int, backend string) {
 	cfg := Defaults()
 	if err := cfg.applyEnv(env(map[string]string{"ANPI_ADMIN_TOKEN": "bench"})); err != nil {
@@ -66,8 +93,15 @@ func benchAlert(b *testing.B, n int, backend string) {
 		defer flushPrefix(nil, u, cfg.Redis.Prefix)
 	}
 	cfg.LINE.MulticastRPS, cfg.SMS.Enabled, cfg.Voice.Enabled = 0, false, false
+	if w, _ := strconv.Atoi(os.Getenv("BENCH_WORKERS")); w > 0 {
+		cfg.LINE.Workers = w
+	}
 	cfg.Facilities.Shelters, cfg.Facilities.Boundary = "", ""
-	a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var logw io.Writer = io.Discard
+	if os.Getenv("BENCH_LOG") != "" {
+		logw = os.Stderr
+	}
+	a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(logw, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,6 +121,7 @@ func benchAlert(b *testing.B, n int, backend string) {
 	}
 	b.ResetTimer()
 	start := time.Now()
+	cpu0 := cpuTime()
 	for range b.N {
 		al, err := a.Alerts.Create(ctx, alert.Request{Severity: "severe", Title: map[string]string{"ja": "地震"},
 			Body: map[string]string{"ja": "揺れに警戒"}, Target: alert.Target{All: true}, Channels: []string{"line"}, Drill: true}, "alice")
@@ -113,6 +148,7 @@ func benchAlert(b *testing.B, n int, backend string) {
 	el := time.Since(start)
 	b.ReportMetric(float64(n*b.N)/el.Seconds(), "recipients/s")
 	b.ReportMetric(el.Seconds()/float64(b.N), "s/alert")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n*b.N), "cpu-µs/recipient")
 	b.ReportMetric(peakRSS(), "peakRSS-MiB")
 }
 

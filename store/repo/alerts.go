@@ -56,7 +56,7 @@ func (s Alerts) ListAlerts(ctx context.Context, after string, limit int) ([]*ale
 	out := make([]*alert.Alert, 0, len(kvs))
 	for _, kv := range kvs {
 		var a alert.Alert
-		if err := json.Unmarshal(kv.Value, &a); err != nil {
+		if err := decode(kv.Value, &a); err != nil {
 			return nil, fmt.Errorf("alert %s: %w", kv.Key, err)
 		}
 		out = append(out, &a)
@@ -98,7 +98,7 @@ func (s Alerts) ScanBatches(ctx context.Context, alertID, after string, limit in
 			break
 		}
 		var b alert.Batch
-		if err := json.Unmarshal(kv.Value, &b); err != nil {
+		if err := decode(kv.Value, &b); err != nil {
 			return nil, fmt.Errorf("batch %s: %w", kv.Key, err)
 		}
 		out = append(out, &b)

@@ -51,7 +51,7 @@ func (s Facilities) Records(ctx context.Context) ([]routing.Record, error) {
 	var out []routing.Record
 	err := scanAll(ctx, s.B, collFacilities, "", func(kv store.KV) error {
 		var r routing.Record
-		if err := json.Unmarshal(kv.Value, &r); err != nil {
+		if err := decode(kv.Value, &r); err != nil {
 			return fmt.Errorf("facility %s: %w", kv.Key, err)
 		}
 		out = append(out, r)
@@ -69,7 +69,7 @@ func (s Facilities) UpdateFacility(ctx context.Context, id string, fn func(*rout
 			return nil, fmt.Errorf("facility %q: %w", id, routing.ErrNotFound)
 		}
 		var r routing.Record
-		if err := json.Unmarshal(old, &r); err != nil {
+		if err := decode(old, &r); err != nil {
 			return nil, fmt.Errorf("facility %q: decode: %w", id, err)
 		}
 		if err := fn(&r); err != nil {

@@ -78,7 +78,7 @@ func (s Residents) ScanResidents(ctx context.Context, after string, limit int) (
 	}
 	out := make([]residents.Resident, len(kvs))
 	for i, kv := range kvs {
-		if err := json.Unmarshal(kv.Value, &out[i]); err != nil {
+		if err := decode(kv.Value, &out[i]); err != nil {
 			return nil, fmt.Errorf("resident %s: %w", kv.Key, err)
 		}
 	}

@@ -49,7 +49,7 @@ func (s Safety) ListChecks(ctx context.Context) ([]*safety.Check, error) {
 	var out []*safety.Check
 	err := scanAll(ctx, s.B, collChecks, "", func(kv store.KV) error {
 		var c safety.Check
-		if err := json.Unmarshal(kv.Value, &c); err != nil {
+		if err := decode(kv.Value, &c); err != nil {
 			return fmt.Errorf("check %s: %w", kv.Key, err)
 		}
 		out = append(out, &c)
@@ -64,7 +64,7 @@ func (s Safety) UpdateStatus(ctx context.Context, checkID, residentID string, fn
 		var o *safety.PersonStatus
 		if old != nil {
 			o = new(safety.PersonStatus)
-			if err := json.Unmarshal(old, o); err != nil {
+			if err := decode(old, o); err != nil {
 				return nil, fmt.Errorf("status: decode: %w", err)
 			}
 		}
@@ -92,7 +92,7 @@ func (s Safety) ScanStatuses(ctx context.Context, checkID, after string, limit i
 			break
 		}
 		var p safety.PersonStatus
-		if err := json.Unmarshal(kv.Value, &p); err != nil {
+		if err := decode(kv.Value, &p); err != nil {
 			return nil, fmt.Errorf("status %s: %w", kv.Key, err)
 		}
 		out = append(out, p)
@@ -138,7 +138,7 @@ func (s Safety) ListTriage(ctx context.Context) ([]*safety.TriageItem, error) {
 	var out []*safety.TriageItem
 	err := scanAll(ctx, s.B, collTriage, "", func(kv store.KV) error {
 		var t safety.TriageItem
-		if err := json.Unmarshal(kv.Value, &t); err != nil {
+		if err := decode(kv.Value, &t); err != nil {
 			return fmt.Errorf("triage %s: %w", kv.Key, err)
 		}
 		out = append(out, &t)
@@ -199,7 +199,7 @@ func (s Safety) ClaimReplies(ctx context.Context, consumer string, max int, minI
 	out := make([]safety.QueuedReply, 0, len(ms))
 	for _, m := range ms {
 		var r safety.Reply
-		if err := json.Unmarshal(m.Data, &r); err != nil {
+		if err := decode(m.Data, &r); err != nil {
 			// A message that cannot be decoded can never be processed.
 			_ = s.B.Ack(ctx, queueReplies, m.ID)
 			continue
