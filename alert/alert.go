@@ -62,8 +62,13 @@ type Alert struct {
 	Body     map[string]string `json:"body"`
 	Target   Target            `json:"target"`
 	Channels []string          `json:"channels"`
-	Drill    bool              `json:"drill"`
-	Status   string            `json:"status"`
+	// Mode is ModeAllChannels or ModeFirstReachable ("" means all channels).
+	Mode string `json:"mode,omitempty"`
+	// FailoverOf is the alert whose failed recipients this one retries on
+	// their next channels (ModeFirstReachable).
+	FailoverOf string `json:"failover_of,omitempty"`
+	Drill      bool   `json:"drill"`
+	Status     string `json:"status"`
 	// SafetyCheckID links a safety-check dispatch to its campaign.
 	SafetyCheckID string `json:"safety_check_id,omitempty"`
 	// QuickReplies are LINE answer buttons (safety checks).
@@ -135,16 +140,18 @@ func Terminal(status string) bool {
 
 // Request is what a client sends to create an alert.
 type Request struct {
-	Kind      string            `json:"kind"`
-	Severity  string            `json:"severity"`
-	Title     map[string]string `json:"title"`
-	Body      map[string]string `json:"body"`
-	Template  string            `json:"template,omitempty"`
-	Vars      map[string]string `json:"vars,omitempty"`
-	Target    Target            `json:"target"`
-	Channels  []string          `json:"channels"`
-	Drill     bool              `json:"drill"`
-	ExpiresAt *time.Time        `json:"expires_at,omitempty"`
+	Kind     string            `json:"kind"`
+	Severity string            `json:"severity"`
+	Title    map[string]string `json:"title"`
+	Body     map[string]string `json:"body"`
+	Template string            `json:"template,omitempty"`
+	Vars     map[string]string `json:"vars,omitempty"`
+	Target   Target            `json:"target"`
+	Channels []string          `json:"channels"`
+	// Mode is ModeAllChannels (default) or ModeFirstReachable.
+	Mode      string     `json:"mode,omitempty"`
+	Drill     bool       `json:"drill"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // InputError is a problem with a request, naming the field.
@@ -225,6 +232,9 @@ func (r *Request) Validate(v Vocabulary, now time.Time) error {
 		if !slices.Contains(v.Channels, c) {
 			return &InputError{"channels", fmt.Sprintf("unknown or disabled channel %q; enabled: %s", c, strings.Join(v.Channels, ", "))}
 		}
+	}
+	if r.Mode != "" && r.Mode != ModeAllChannels && r.Mode != ModeFirstReachable {
+		return &InputError{"mode", "must be all_channels or first_reachable"}
 	}
 	if r.ExpiresAt != nil && !r.ExpiresAt.After(now) {
 		return &InputError{"expires_at", "is in the past"}

@@ -407,6 +407,11 @@ func (d *Dispatcher) recount(ctx context.Context, id string, exact bool) error {
 		return nil
 	}
 	counts["batches_done"] = int64(done)
+	// Failover alerts are made before the alert is marked completed, so a
+	// crash in between makes them on the next recount instead of never.
+	if err := d.failover(ctx, a); err != nil {
+		return err
+	}
 	// Every batch is finished, so no worker changes these counts any more:
 	// replace the running counts with the exact ones from the ledgers.
 	if err := d.store.SetCounts(ctx, id, counts); err != nil {

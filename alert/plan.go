@@ -106,6 +106,9 @@ func (p *planner) add(ctx context.Context, r *residents.Resident) (bool, error) 
 		if err := p.addRecipient(ctx, ch, r.Language, rc); err != nil {
 			return reached, err
 		}
+		if p.a.Mode == ModeFirstReachable {
+			break
+		}
 	}
 	return reached, nil
 }

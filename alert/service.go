@@ -82,7 +82,7 @@ func (s *Service) Create(ctx context.Context, req Request, actor string) (*Alert
 	a := &Alert{
 		ID: NewID("al_"), Kind: req.Kind, Severity: req.Severity,
 		Title: req.Title, Body: req.Body, Target: req.Target, Channels: dedupe(req.Channels),
-		Drill: req.Drill, Status: StatusPendingApproval, CreatedBy: actor, CreatedAt: now,
+		Mode: req.Mode, Drill: req.Drill, Status: StatusPendingApproval, CreatedBy: actor, CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.DefaultExpiry), Salt: uuid.NewString(),
 	}
 	if req.ExpiresAt != nil {
@@ -125,7 +125,9 @@ func (s *Service) CreateApproved(ctx context.Context, a *Alert) (*Alert, error) 
 	if a.ExpiresAt.IsZero() {
 		a.ExpiresAt = now.Add(s.cfg.DefaultExpiry)
 	}
-	a.Salt = uuid.NewString()
+	if a.Salt == "" {
+		a.Salt = uuid.NewString()
+	}
 	if err := s.store.PutAlert(ctx, a); err != nil {
 		return nil, fmt.Errorf("alert: %w", err)
 	}

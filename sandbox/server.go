@@ -20,6 +20,8 @@ type Config struct {
 	LINE   LINEConfig
 	Twilio TwilioConfig
 	OpenAI OpenAIConfig
+	// Faults are injected in front of the LINE and Twilio simulators.
+	Faults FaultConfig
 	Logger *slog.Logger
 }
 
@@ -32,8 +34,9 @@ type Server struct {
 	// URL is the base URL of the listener, e.g. http://127.0.0.1:43121.
 	URL string
 
-	srv *http.Server
-	ln  net.Listener
+	srv    *http.Server
+	ln     net.Listener
+	faults *faults
 }
 
 // Start listens on 127.0.0.1 (a free port) and serves the simulators.
@@ -47,8 +50,13 @@ func Start(cfg Config) (*Server, error) {
 		URL: "http://" + ln.Addr().String(), ln: ln,
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v2/bot/", s.LINE)
-	mux.Handle("/2010-04-01/", s.Twilio)
+	var line, twilio http.Handler = s.LINE, s.Twilio
+	if f := newFaults(cfg.Faults); f.active() {
+		s.faults = f
+		line, twilio = f.wrap(line), f.wrap(twilio)
+	}
+	mux.Handle("/v2/bot/", line)
+	mux.Handle("/2010-04-01/", twilio)
 	mux.Handle("/v1/", s.OpenAI)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
