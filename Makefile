@@ -23,6 +23,8 @@ lint:
 
 eval:
 	$(GO) run ./cmd/anpi classify --eval safety/classify/testdata/devset.jsonl
+	$(GO) run ./cmd/anpi classify --eval safety/classify/testdata/devset2.jsonl
+	$(GO) run ./cmd/anpi classify --eval safety/classify/testdata/holdout2.jsonl
 
 clean:
 	rm -rf bin bench.out

@@ -29,6 +29,9 @@ const (
 	KindSafetyCheck = "safety_check"
 	KindJMA         = "jma"
 	KindCAP         = "cap"
+	// KindCorrection is the correction sent to the people a cancelled alert
+	// reached (see Service.Cancel).
+	KindCorrection = "correction"
 )
 
 // Severities (CAP vocabulary, lower case). Extreme and severe alerts go
@@ -97,6 +100,15 @@ type Alert struct {
 	BatchesPerChannel map[string]int `json:"batches_per_channel,omitempty"`
 	// Problem is an operator-facing note (e.g. LINE monthly quota exhausted).
 	Problem string `json:"problem,omitempty"`
+	// Template is the id of the template the texts came from, if any.
+	Template string `json:"template,omitempty"`
+	// ChannelBody holds shorter bodies per channel and language from the
+	// template (channel → language → text); Compose prefers them.
+	ChannelBody map[string]map[string]string `json:"channel_body,omitempty"`
+	// Corrects is the id of the cancelled alert this correction is about.
+	Corrects string `json:"corrects,omitempty"`
+	// Correction records the correction of this alert once it is cancelled.
+	Correction *Correction `json:"correction,omitempty"`
 }
 
 // Counts are the delivery counts of one channel. Sent counts messages the
@@ -131,6 +143,14 @@ type View struct {
 	CancelReason string            `json:"cancel_reason,omitempty"`
 	Problem      string            `json:"problem,omitempty"`
 	SafetyCheck  string            `json:"safety_check_id,omitempty"`
+	// Template is the template the texts came from.
+	Template string `json:"template,omitempty"`
+	// Corrects is, for a correction, the id of the cancelled alert.
+	Corrects string `json:"corrects,omitempty"`
+	// CorrectionID is the correction sent after this alert was cancelled.
+	CorrectionID string `json:"correction_id,omitempty"`
+	// CorrectionNote says why no correction was sent, or that one is due.
+	CorrectionNote string `json:"correction_note,omitempty"`
 }
 
 // Terminal reports whether the status can no longer change.
@@ -207,14 +227,16 @@ func (r *Request) Validate(v Vocabulary, now time.Time) error {
 	if r.Kind != KindManual {
 		return &InputError{"kind", "only manual alerts can be created through the API"}
 	}
+	return r.validateContent(v, now)
+}
+
+// validateContent checks everything but the kind.
+func (r *Request) validateContent(v Vocabulary, now time.Time) error {
 	if r.Severity == "" {
 		r.Severity = "severe"
 	}
 	if !slices.Contains(Severities, r.Severity) {
 		return &InputError{"severity", "must be one of " + strings.Join(Severities, ", ")}
-	}
-	if r.Template != "" {
-		return &InputError{"template", "templates are not available yet; send title and body"}
 	}
 	if err := validateText("title", r.Title, MaxTitle, v.Languages); err != nil {
 		return err

@@ -27,7 +27,14 @@ type Limits struct {
 // DispatcherConfig configures the Dispatcher.
 type DispatcherConfig struct {
 	// Consumer names this process in queue claims and ledger leases.
+	// Default: Instance + "@" + a random boot id, or a random name.
 	Consumer string
+	// Instance is a name that stays the same when this process is restarted
+	// and that no other live process uses (e.g. "embedded" for the embedded
+	// store, which one process at a time can open). A batch whose ledger is
+	// leased by an earlier run of the same instance (killed mid-request) is
+	// taken over at once instead of after the lease.
+	Instance string
 	// Limits per channel.
 	Limits map[string]Limits
 	// Lease is how long a batch claimed by a worker is considered in work
@@ -83,6 +90,9 @@ func NewDispatcher(svc *Service, aud Audience, linker Linker, senders []Sender, 
 	}
 	if cfg.Consumer == "" {
 		cfg.Consumer = NewID("w_")
+		if cfg.Instance != "" {
+			cfg.Consumer = cfg.Instance + "@" + cfg.Consumer
+		}
 	}
 	d := &Dispatcher{
 		svc: svc, store: svc.store, aud: aud, linker: linker,

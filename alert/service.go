@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/minato-city/anpi/alert/template"
 )
 
 // ErrState is wrapped by errors about an action the alert's status does not
@@ -29,6 +31,11 @@ type Config struct {
 	DefaultExpiry time.Duration
 	// Vocabulary is what requests are validated against.
 	Vocabulary Vocabulary
+	// Templates are the alert templates (nil: requests naming a template
+	// are refused; corrections use built-in texts).
+	Templates *template.Set
+	// TextRules are the per-channel length rules (SMS warning threshold).
+	TextRules template.Rules
 }
 
 // Service creates, approves, cancels and reports alerts. The Dispatcher does
@@ -45,6 +52,8 @@ type Service struct {
 	// process, so a burst of receipts for one batch does not make them
 	// retry against each other on an optimistic (Redis) store.
 	receipts [64]sync.Mutex
+	// endpoints are the non-person recipients per channel, for previews.
+	endpoints map[string]Endpoints
 }
 
 // NewService returns a Service.
@@ -75,18 +84,9 @@ func NewID(prefix string) string {
 
 // Create stores a new manual alert waiting for approval by another staff member.
 func (s *Service) Create(ctx context.Context, req Request, actor string) (*Alert, error) {
-	now := s.now()
-	if err := req.Validate(s.cfg.Vocabulary, now); err != nil {
+	a, err := s.newAlert(&req, actor)
+	if err != nil {
 		return nil, err
-	}
-	a := &Alert{
-		ID: NewID("al_"), Kind: req.Kind, Severity: req.Severity,
-		Title: req.Title, Body: req.Body, Target: req.Target, Channels: dedupe(req.Channels),
-		Mode: req.Mode, Drill: req.Drill, Status: StatusPendingApproval, CreatedBy: actor, CreatedAt: now,
-		ExpiresAt: now.Add(s.cfg.DefaultExpiry), Salt: uuid.NewString(),
-	}
-	if req.ExpiresAt != nil {
-		a.ExpiresAt = *req.ExpiresAt
 	}
 	if err := s.store.PutAlert(ctx, a); err != nil {
 		return nil, fmt.Errorf("alert: %w", err)
@@ -164,31 +164,6 @@ func (s *Service) Approve(ctx context.Context, id, actor string) (*Alert, error)
 	return a, nil
 }
 
-// Cancel stops an alert: queued batches are not sent. A second cancel, or
-// cancelling a finished alert, is refused with ErrState.
-func (s *Service) Cancel(ctx context.Context, id, actor, reason string) (*Alert, error) {
-	reason = strings.TrimSpace(reason)
-	if len([]rune(reason)) > 500 {
-		return nil, &InputError{"reason", "at most 500 characters"}
-	}
-	now := s.now()
-	a, err := s.store.UpdateAlert(ctx, id, func(a *Alert) error {
-		if Terminal(a.Status) {
-			return fmt.Errorf("cancel alert in status %s: %w", a.Status, ErrState)
-		}
-		a.Status = StatusCancelled
-		a.CancelReason = reason
-		a.CompletedAt = &now
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("alert cancelled", "alert", id, "by", actor)
-	s.publish(ctx, a)
-	return a, nil
-}
-
 // Get returns the view of one alert.
 func (s *Service) Get(ctx context.Context, id string) (View, error) {
 	a, err := s.store.GetAlert(ctx, id)
@@ -239,6 +214,10 @@ func (s *Service) view(ctx context.Context, a *Alert) (View, error) {
 		Counts: map[string]Counts{}, CreatedBy: a.CreatedBy, ApprovedBy: a.ApprovedBy,
 		CreatedAt: a.CreatedAt, CompletedAt: a.CompletedAt, ExpiresAt: a.ExpiresAt,
 		CancelReason: a.CancelReason, Problem: a.Problem, SafetyCheck: a.SafetyCheckID,
+		Template: a.Template, Corrects: a.Corrects,
+	}
+	if c := a.Correction; c != nil {
+		v.CorrectionID, v.CorrectionNote = c.ID, c.Note
 	}
 	for _, ch := range a.Channels {
 		k := Counts{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -139,7 +140,7 @@ func (d *Dispatcher) begin(ctx context.Context, a *Alert, b *Batch, consumer str
 			p.skip = true
 			return errSkip
 		}
-		if l.State == LedgerSending && l.Owner != consumer && now.Sub(l.Since) < d.cfg.Lease {
+		if l.State == LedgerSending && l.Owner != consumer && now.Sub(l.Since) < d.cfg.Lease && !d.earlierRun(l.Owner) {
 			// Another worker holds this batch, or held it and died (a
 			// crash): wait for its lease to run out, then look again.
 			p.wait = l.Since.Add(d.cfg.Lease).Sub(now)
@@ -404,4 +405,16 @@ func backoff(attempt int, base, capd time.Duration) time.Duration {
 		return d - j
 	}
 	return d + j
+}
+
+// earlierRun reports whether owner is a worker of an earlier run of this
+// instance: same instance name, different boot. Such a process is dead, so
+// its lease need not be waited out. (Workers of this run share the boot id
+// and still exclude each other.)
+func (d *Dispatcher) earlierRun(owner string) bool {
+	inst := d.cfg.Instance
+	if inst == "" || !strings.HasPrefix(owner, inst+"@") {
+		return false
+	}
+	return !strings.HasPrefix(owner, d.cfg.Consumer+"-")
 }

@@ -21,11 +21,15 @@ import (
 
 	"github.com/minato-city/anpi/alert"
 	"github.com/minato-city/anpi/alert/line"
+	"github.com/minato-city/anpi/alert/signage"
 	"github.com/minato-city/anpi/alert/sms"
+	"github.com/minato-city/anpi/alert/template"
 	"github.com/minato-city/anpi/alert/voice"
+	templates "github.com/minato-city/anpi/configs/templates"
 	console "github.com/minato-city/anpi/ops-console"
 	"github.com/minato-city/anpi/residents"
 	"github.com/minato-city/anpi/routing"
+	"github.com/minato-city/anpi/routing/roads"
 	"github.com/minato-city/anpi/safety"
 	"github.com/minato-city/anpi/safety/classify"
 	"github.com/minato-city/anpi/sandbox"
@@ -45,9 +49,11 @@ type App struct {
 	Residents  *residents.Directory
 	Alerts     *alert.Service
 	Dispatcher *alert.Dispatcher
+	Signage    *signage.Service
 	Safety     *safety.Service
 	Links      *safety.Links
 	Facilities *routing.Service
+	Commuters  *routing.Commuters // nil without station data
 	Classifier safety.Classifier
 	Auth       *console.Auth
 	Hub        *console.Hub
@@ -55,6 +61,7 @@ type App struct {
 	Handler    http.Handler
 
 	metrics *metrics
+	lineOut lineReplier // LINE replies to location messages and hold buttons (linelocation.go)
 	pub     *busPublisher
 	closers []func(context.Context) error
 }
@@ -128,8 +135,31 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Alerts = alert.NewService(repo.Alerts{B: b}, a.pub, alert.Config{
+	// Signage screens: a channel whose recipients are the configured screens.
+	sigReg, err := signage.NewRegistry(cfg.Signage.Screens, cfg.Secrets.SignageTokens, cfg.Sandbox)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	a.Signage, err = signage.New(signage.Options{
+		Registry: sigReg, Store: repo.Signage{B: b}, Alerts: repo.Alerts{B: b}, Bus: bus,
+		Rotate: time.Duration(cfg.Signage.Rotate), Heartbeat: time.Duration(cfg.Signage.Heartbeat),
+		SecureCookie: strings.HasPrefix(cfg.PublicURL, "https://"), Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.Signage.Enabled() {
+		senders = append(senders, a.Signage)
+		vocab.Channels = append(vocab.Channels, alert.ChannelSignage)
+	}
+	tpls, err := loadTemplates(cfg.Alerts.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	// The watcher withdraws cancelled alerts from the screens.
+	a.Alerts = alert.NewService(repo.Alerts{B: b}, a.Signage.Watch(a.pub), alert.Config{
 		DefaultExpiry: time.Duration(cfg.Alerts.DefaultExpiry), Vocabulary: vocab,
+		Templates: tpls, TextRules: template.Rules{SMSWarnSegments: cfg.Alerts.SMSWarnSegments},
 	}, log)
 	secret, err := linkSecret(ctx, b)
 	if err != nil {
@@ -142,7 +172,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			alert.ChannelSMS:   {RPS: cfg.SMS.RPS, Workers: cfg.SMS.Workers},
 			alert.ChannelVoice: {RPS: cfg.Voice.RPS, Workers: cfg.Voice.Workers},
 		},
+		Instance:       instanceName(cfg),
+		AttemptTimeout: time.Duration(cfg.Alerts.AttemptTimeout),
+		MinBackoff:     time.Duration(cfg.Alerts.MinBackoff),
+		MaxBackoff:     time.Duration(cfg.Alerts.MaxBackoff),
 	})
+	if a.Signage.Enabled() {
+		a.Dispatcher.SetEndpoints(alert.ChannelSignage, a.Signage)
+		a.Alerts.SetEndpoints(alert.ChannelSignage, a.Signage) // counted in previews
+	}
 	cls, err := a.buildClassifier()
 	if err != nil {
 		return nil, err
@@ -151,6 +189,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Safety = safety.NewService(repo.Safety{B: b}, a.Alerts, a.Residents, cls, a.pub, log)
 
 	if err := a.buildFacilities(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.buildCommuters(); err != nil {
 		return nil, err
 	}
 	a.Auth = console.NewAuth(b, cfg.Secrets.AdminToken, strings.HasPrefix(cfg.PublicURL, "https://"), log)
@@ -231,7 +272,7 @@ func (a *App) buildSenders() ([]alert.Sender, alert.Vocabulary, error) {
 		s, err := voice.New(voice.Config{Config: sms.Config{
 			AccountSID: cfg.Secrets.TwilioAccountSID, AuthToken: cfg.Secrets.TwilioAuthToken, From: cfg.Voice.From,
 			BaseURL: cfg.Voice.BaseURL,
-		}})
+		}, TwiMLURL: strings.TrimRight(cfg.PublicURL, "/") + voicePath})
 		errs = append(errs, err)
 		if err == nil {
 			senders = append(senders, s)
@@ -276,6 +317,16 @@ func (a *App) buildFacilities(ctx context.Context) error {
 		}
 		opts.Boundary = bd
 	}
+	if path := a.Cfg.Routing.RoadGraph; path != "" {
+		t0 := time.Now()
+		g, err := roads.Load(path)
+		if err != nil {
+			return fmt.Errorf("routing.road_graph: %w", err)
+		}
+		opts.Roads = g
+		a.Log.Info("road graph loaded", "path", path, "nodes", g.Nodes(), "edges", g.Edges(),
+			"ways", g.Ways(), "components", g.Components(), "took", time.Since(t0).Round(time.Millisecond))
+	}
 	svc, err := routing.New(repo.Facilities{B: a.Backend}, a.pub, opts)
 	if err != nil {
 		return err
@@ -294,6 +345,44 @@ func (a *App) buildFacilities(ctx context.Context) error {
 		return fmt.Errorf("facilities.shelters: %w", err)
 	}
 	return svc.Seed(ctx, fs)
+}
+
+// buildCommuters sets up commuter reports and the HQ planning view over the
+// stations file next to the shelters file (minato_stations.csv); without it
+// the commuter endpoints are not served.
+func (a *App) buildCommuters() error {
+	cfg := a.Cfg.Facilities
+	if cfg.Shelters == "" {
+		return nil
+	}
+	path := filepath.Join(filepath.Dir(cfg.Shelters), "minato_stations.csv")
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		a.Log.Info("no station data: commuter planning off", "path", path)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stations: %w", err)
+	}
+	stations, err := routing.LoadStations(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	opts := routing.CommuterOptions{Stations: stations}
+	if cfg.Boundary != "" {
+		bf, err := os.Open(cfg.Boundary)
+		if err != nil {
+			return fmt.Errorf("facilities.boundary: %w", err)
+		}
+		opts.Boundary, err = routing.LoadBoundary(bf)
+		bf.Close()
+		if err != nil {
+			return fmt.Errorf("facilities.boundary: %w", err)
+		}
+	}
+	a.Commuters, err = routing.NewCommuters(repo.Commuters{B: a.Backend}, a.Facilities, opts)
+	return err
 }
 
 // seedDemo loads the demo residents into an empty directory.
@@ -422,6 +511,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	start(func() { a.forward(sub) })
 	start(func() { _ = a.Dispatcher.Run(workCtx) })
+	// Corrections a crash left unsent (see alert.Correction).
+	start(func() {
+		if err := a.Alerts.ResumeCorrections(workCtx); err != nil {
+			a.Log.Error("resume corrections", "err", err)
+		}
+	})
+	// Keeps this instance's signage streams up to date.
+	start(func() { a.Signage.Run(workCtx) })
 	consumer := alert.NewID("c_")
 	start(func() { a.Safety.Run(workCtx, consumer) })
 	// Safety-check reminders, escalation to non-responders, and deadlines.
@@ -433,6 +530,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	})
 
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Signage event streams never end by themselves; Shutdown waits for them.
+	srv.RegisterOnShutdown(a.Signage.Shutdown)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.Log.Info("anpi serving", "addr", ln.Addr().String(), "store", a.Cfg.Store, "sandbox", a.Cfg.Sandbox, "console", strings.TrimRight(a.Cfg.PublicURL, "/")+"/console")
@@ -506,4 +605,36 @@ func (a *App) forward(sub <-chan []byte) {
 		}
 		a.Hub.Publish(e.Topic, e.Key, e.Value)
 	}
+}
+
+// loadTemplates loads the alert templates from dir, or the built-in ones
+// when dir is empty. Errors name the key, the file and the template key.
+func loadTemplates(dir string) (*template.Set, error) {
+	if dir == "" {
+		s, err := template.Load(templates.FS)
+		if err != nil {
+			return nil, fmt.Errorf("built-in alert templates: %w", err)
+		}
+		return s, nil
+	}
+	s, err := template.LoadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("config: alerts.templates_dir: %w", err)
+	}
+	return s, nil
+}
+
+// instanceName names this process stably across restarts: the embedded
+// store is opened by one process at a time, so any lease found in it at
+// start belongs to a dead earlier run; on Redis, host and listen address
+// identify an instance (two live processes cannot share both).
+func instanceName(cfg Config) string {
+	if cfg.Store != "redis" {
+		return "embedded"
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return ""
+	}
+	return host + "/" + cfg.Listen
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"regexp"
@@ -16,6 +17,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/minato-city/anpi/alert/signage"
+	"github.com/minato-city/anpi/httpapi/ratelimit"
 )
 
 // Config is the whole configuration. Secrets never live here: they come from
@@ -35,6 +39,15 @@ type Config struct {
 	Facilities FacilitiesConfig `yaml:"facilities"`
 	Demo       DemoConfig       `yaml:"demo"`
 	Log        LogConfig        `yaml:"log"`
+
+	// PublicRateLimit limits each client of the public endpoints.
+	PublicRateLimit PublicRateLimitConfig `yaml:"public_rate_limit"`
+
+	// Signage lists the signage screens (package alert/signage).
+	Signage SignageConfig `yaml:"signage"`
+
+	// Routing configures walking distances (package routing/roads).
+	Routing RoutingConfig `yaml:"routing"`
 
 	// Secrets are read from the environment, never from the file.
 	Secrets Secrets `yaml:"-"`
@@ -74,6 +87,18 @@ type OpenAIConfig struct {
 // AlertsConfig holds broadcast defaults.
 type AlertsConfig struct {
 	DefaultExpiry Duration `yaml:"default_expiry"`
+	// AttemptTimeout bounds one provider request (default 30s).
+	AttemptTimeout Duration `yaml:"attempt_timeout"`
+	// MinBackoff and MaxBackoff bound the wait between attempts of a batch
+	// (defaults 1s and 30s); a provider's Retry-After wins when longer.
+	MinBackoff Duration `yaml:"min_backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+	// TemplatesDir is a directory of alert templates (*.yaml); empty means
+	// the templates built into the binary (configs/templates).
+	TemplatesDir string `yaml:"templates_dir"`
+	// SMSWarnSegments warns in previews above this many SMS segments
+	// (default 4).
+	SMSWarnSegments int `yaml:"sms_warn_segments"`
 }
 
 // FacilitiesConfig names the facility data loaded into an empty registry.
@@ -82,6 +107,39 @@ type FacilitiesConfig struct {
 	Boundary        string `yaml:"boundary"`
 	DefaultCapacity int    `yaml:"default_capacity"`
 	DefaultStatus   string `yaml:"default_status"`
+}
+
+// RoutingConfig configures walking distances for nearest-facility advice.
+type RoutingConfig struct {
+	// RoadGraph is an OpenStreetMap extract (.osm.pbf, or .osm XML) whose
+	// walkable ways give walking distances; empty means great-circle
+	// distance × 1.2.
+	RoadGraph string `yaml:"road_graph"`
+}
+
+// PublicRateLimitConfig is the per-client token bucket in front of the
+// public endpoints (facilities, holds, /shelters, /r/{token}); see package
+// httpapi/ratelimit. RPS 0 turns it off.
+type PublicRateLimitConfig struct {
+	RPS   float64 `yaml:"rps"`
+	Burst int     `yaml:"burst"`
+	// TrustedProxies are IPs or CIDR prefixes of reverse proxies whose
+	// X-Forwarded-For is believed; empty (the default) ignores the header.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MaxClients bounds the clients tracked (0: the package default).
+	MaxClients int `yaml:"max_clients"`
+}
+
+// SignageConfig configures the signage screens. Screen tokens are secrets:
+// they come from ANPI_SIGNAGE_TOKENS ("id=token,..."), or the file holds
+// only their SHA-256 (token_sha256); in sandbox mode a screen with neither
+// gets the public demo token "sandbox-signage-<id>".
+type SignageConfig struct {
+	// Rotate is how long each language stays on screen (default 8s).
+	Rotate Duration `yaml:"rotate"`
+	// Heartbeat is the interval of the live feed's ping (default 15s).
+	Heartbeat Duration               `yaml:"heartbeat"`
+	Screens   []signage.ScreenConfig `yaml:"screens"`
 }
 
 // DemoConfig names demo data loaded into an empty directory.
@@ -103,6 +161,7 @@ type Secrets struct {
 	TwilioAuthToken        string
 	OpenAIAPIKey           string
 	AdminToken             string
+	SignageTokens          map[string]string // screen id → token, from ANPI_SIGNAGE_TOKENS
 }
 
 // Duration is a time.Duration written as "15m" in YAML.
@@ -138,12 +197,15 @@ func Defaults() Config {
 		SMS:     TwilioConfig{Enabled: true, BaseURL: "https://api.twilio.com", From: "+815000000000", RPS: 100, Workers: 8},
 		Voice:   TwilioConfig{Enabled: true, BaseURL: "https://api.twilio.com", From: "+815000000000", RPS: 10, Workers: 4},
 		OpenAI:  OpenAIConfig{Enabled: true, BaseURL: "https://api.openai.com/v1", Model: "gpt-4o-mini", Timeout: Duration(8 * time.Second)},
-		Alerts:  AlertsConfig{DefaultExpiry: Duration(3 * time.Hour)},
+		Alerts: AlertsConfig{DefaultExpiry: Duration(3 * time.Hour), AttemptTimeout: Duration(30 * time.Second),
+			MinBackoff: Duration(time.Second), MaxBackoff: Duration(30 * time.Second)},
 		Facilities: FacilitiesConfig{
 			Shelters: "configs/facilities/minato_shelters_gsi.geojson",
 			Boundary: "configs/facilities/minato_boundary.geojson", DefaultCapacity: 200, DefaultStatus: "open",
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
+
+		PublicRateLimit: PublicRateLimitConfig{RPS: 10, Burst: 40},
 	}
 }
 
@@ -217,6 +279,11 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		OpenAIAPIKey:           getenv("OPENAI_API_KEY"),
 		AdminToken:             getenv("ANPI_ADMIN_TOKEN"),
 	}
+	toks, err := signage.ParseTokens(getenv(signage.TokensEnv))
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	c.Secrets.SignageTokens = toks
 	if c.Sandbox {
 		// The in-process simulators accept only their own fixed credentials.
 		c.Secrets.LINEChannelSecret = SandboxLINESecret
@@ -288,11 +355,34 @@ func (c *Config) Validate() error {
 			return bad(key, "must be 0 (default) to 256")
 		}
 	}
+	if c.Alerts.SMSWarnSegments < 0 || c.Alerts.SMSWarnSegments > 10 {
+		return bad("alerts.sms_warn_segments", "must be 0 (default 4) to 10")
+	}
 	if c.Alerts.DefaultExpiry < Duration(time.Minute) {
 		return bad("alerts.default_expiry", "must be at least 1m")
 	}
+	if c.Alerts.AttemptTimeout < Duration(100*time.Millisecond) || c.Alerts.AttemptTimeout > Duration(5*time.Minute) {
+		return bad("alerts.attempt_timeout", "must be between 100ms and 5m")
+	}
+	if c.Alerts.MinBackoff <= 0 {
+		return bad("alerts.min_backoff", "must be positive")
+	}
+	if c.Alerts.MaxBackoff < c.Alerts.MinBackoff {
+		return bad("alerts.max_backoff", "must be at least alerts.min_backoff")
+	}
+	if err := c.PublicRateLimit.validate(); err != nil {
+		return err
+	}
+	if err := c.Signage.validate(c.Sandbox, c.Secrets.SignageTokens); err != nil {
+		return err
+	}
 	if c.Facilities.DefaultCapacity < 0 {
 		return bad("facilities.default_capacity", "must not be negative")
+	}
+	if p := c.Routing.RoadGraph; p != "" {
+		if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+			return bad("routing.road_graph", "%q is not a readable file (an .osm.pbf extract, or empty for great-circle distances)", p)
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -334,4 +424,34 @@ func splitHostPort(s string) (string, int, error) {
 		return "", 0, errors.New("bad port")
 	}
 	return s[:i], p, nil
+}
+
+func (p PublicRateLimitConfig) validate() error {
+	switch {
+	case math.IsNaN(p.RPS) || p.RPS < 0:
+		return errors.New("config: public_rate_limit.rps: must be 0 (off) or more")
+	case p.RPS > 0 && p.Burst < 1:
+		return errors.New("config: public_rate_limit.burst: must be at least 1")
+	case p.MaxClients < 0:
+		return errors.New("config: public_rate_limit.max_clients: must not be negative")
+	}
+	if _, err := ratelimit.ParseProxies(p.TrustedProxies); err != nil {
+		return fmt.Errorf("config: public_rate_limit.trusted_proxies: %w", err)
+	}
+	return nil
+}
+
+// validate checks the signage block: the screens (ids, names, areas,
+// languages, tokens) through signage.NewRegistry, and the intervals.
+func (s SignageConfig) validate(sandbox bool, tokens map[string]string) error {
+	if _, err := signage.NewRegistry(s.Screens, tokens, sandbox); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if s.Rotate != 0 && (s.Rotate < Duration(2*time.Second) || s.Rotate > Duration(5*time.Minute)) {
+		return errors.New("config: signage.rotate: must be between 2s and 5m")
+	}
+	if s.Heartbeat != 0 && (s.Heartbeat < Duration(time.Second) || s.Heartbeat > Duration(5*time.Minute)) {
+		return errors.New("config: signage.heartbeat: must be between 1s and 5m")
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,7 +14,9 @@ import (
 	"github.com/minato-city/anpi/alert/line"
 	"github.com/minato-city/anpi/alert/sms"
 	"github.com/minato-city/anpi/httpapi"
+	"github.com/minato-city/anpi/httpapi/ratelimit"
 	console "github.com/minato-city/anpi/ops-console"
+	"github.com/minato-city/anpi/routing"
 	"github.com/minato-city/anpi/safety"
 )
 
@@ -22,16 +26,25 @@ func (a *App) routes() http.Handler {
 		Auth: a.Auth, Alerts: a.Alerts, Safety: a.Safety, Residents: a.Residents,
 		Facilities: a.Facilities, Classifier: a.Classifier, Log: a.Log,
 	}
+	api.Commuters = a.Commuters // nil when there is no station data
 	api.Routes(mux)
-	public := a.Facilities.PublicHandler()
+	// Public endpoints get one token bucket per client (public_rate_limit).
+	limited := a.publicLimiter()
+	public := limited.Wrap(a.Facilities.PublicHandler())
 	mux.Handle("GET /api/v1/facilities", public)
 	mux.Handle("GET /api/v1/facilities/nearest", public)
 	mux.Handle("GET /api/v1/facilities/{id}", public)
 	mux.Handle("POST /api/v1/holds", public)
+	mux.Handle("POST /api/v1/holds/{id}/checkin", public)
+	pages := limited.Wrap(a.sheltersPages())
+	mux.Handle("GET /shelters", pages)
+	mux.Handle("GET /shelters/", pages)
 
 	mux.HandleFunc("POST /webhooks/line", a.lineWebhook)
 	mux.HandleFunc("POST /webhooks/twilio/status", a.twilioStatus)
-	reply := a.Safety.ReplyPage(a.Links)
+	mux.HandleFunc("POST "+voicePath, a.voiceTwiML)
+	mux.HandleFunc("POST "+voiceAnswerPath, a.voiceAnswer)
+	reply := limited.Wrap(a.Safety.ReplyPage(a.Links))
 	mux.Handle("GET /r/{token}", reply)
 	mux.Handle("POST /r/{token}", reply)
 
@@ -39,6 +52,8 @@ func (a *App) routes() http.Handler {
 	ui := console.UI()
 	mux.Handle("GET /console", ui)
 	mux.Handle("GET /console/", ui)
+	// Signage screens: the page, its live feed (SSE) and assets; screen token.
+	mux.Handle("GET /signage/", a.Signage.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console", http.StatusFound)
 	})
@@ -93,7 +108,11 @@ func (a *App) lineWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	replies := make([]safety.Reply, 0, len(events))
+	var answer []line.Event // location messages and hold buttons anpi answers itself (linelocation.go)
 	for _, e := range events {
+		if lineNeedsReply(e) {
+			answer = append(answer, e)
+		}
 		rp := safety.Reply{EventID: e.ID, LINEUserID: e.UserID, Channel: "line", At: e.Time}
 		switch e.Type {
 		case "postback":
@@ -122,6 +141,7 @@ func (a *App) lineWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	a.metrics.webhooks.WithLabelValues("line", "accepted").Add(float64(n))
 	httpapi.WriteJSON(w, http.StatusOK, map[string]int{"accepted": n})
+	a.replyLater(answer)
 }
 
 // twilioStatus applies SMS status callbacks, signature-checked against the
@@ -145,4 +165,39 @@ func (a *App) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	a.metrics.webhooks.WithLabelValues("twilio_status", "accepted").Inc()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// publicLimiter is the per-client rate limiter of the public endpoints. The
+// config was validated at load; a bad one built in code turns limiting off
+// with an error in the log rather than failing every public request.
+func (a *App) publicLimiter() *ratelimit.Limiter {
+	c := a.Cfg.PublicRateLimit
+	l, err := ratelimit.New(ratelimit.Config{RPS: c.RPS, Burst: c.Burst, TrustedProxies: c.TrustedProxies, MaxClients: c.MaxClients})
+	if err != nil {
+		a.Log.Error("public rate limit off", "err", err)
+	}
+	return l
+}
+
+// sheltersPages serves the public commuter pages (/shelters), with the
+// stations file next to the shelters file (as buildCommuters reads it) for
+// the station picker; without it the page offers geolocation only.
+func (a *App) sheltersPages() http.Handler {
+	var stations []routing.Station
+	if p := a.Cfg.Facilities.Shelters; p != "" {
+		if f, err := os.Open(filepath.Join(filepath.Dir(p), "minato_stations.csv")); err == nil {
+			if stations, err = routing.LoadStations(f); err != nil {
+				a.Log.Warn("commuter page without stations", "err", err)
+			}
+			f.Close()
+		}
+	}
+	h, err := a.Facilities.PageHandler(routing.PageOptions{Stations: stations, PublicURL: a.Cfg.PublicURL})
+	if err != nil {
+		a.Log.Error("commuter pages off", "err", err)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpapi.WriteError(w, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the commuter page is not available"})
+		})
+	}
+	return h
 }

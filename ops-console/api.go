@@ -30,6 +30,9 @@ type API struct {
 	Safety     *safety.Service
 	Residents  *residents.Directory
 	Facilities *routing.Service
+	// Commuters serves the commuter reports and planning view (routes
+	// registered only when set).
+	Commuters  *routing.Commuters
 	Classifier Classifier
 	Log        *slog.Logger
 }
@@ -126,11 +129,16 @@ func (api *API) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/alerts/{id}/approve", api.Require("approver", api.approveAlert))
 	mux.Handle("POST /api/v1/alerts/{id}/cancel", api.Require("operator", api.cancelAlert))
 	mux.Handle("GET /api/v1/alerts/{id}/deliveries", api.Require("viewer", api.deliveries))
+	// Previews change nothing, but POST goes through Require's audit like
+	// every write: who looked at what before sending is worth keeping.
+	mux.Handle("POST /api/v1/alerts/preview", api.Require("operator", api.previewAlert))
+	mux.Handle("GET /api/v1/alerts/{id}/preview", api.Require("viewer", api.previewPending))
 
 	mux.Handle("POST /api/v1/safety-checks", api.Require("operator", api.startCheck))
 	mux.Handle("GET /api/v1/safety-checks", api.Require("viewer", api.listChecks))
 	mux.Handle("GET /api/v1/safety-checks/{id}", api.Require("viewer", api.getCheck))
 	mux.Handle("GET /api/v1/safety-checks/{id}/replies", api.Require("viewer", api.replies))
+	mux.Handle("GET /api/v1/safety-checks/{id}/non-responders.csv", api.Require("viewer", api.exportNonResponders))
 	mux.Handle("GET /api/v1/triage", api.Require("viewer", api.triage))
 	mux.Handle("POST /api/v1/triage/{id}/ack", api.Require("operator", api.ackTriage))
 	mux.Handle("POST /api/v1/triage/{id}/resolve", api.Require("operator", api.resolveTriage))
@@ -143,6 +151,11 @@ func (api *API) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/facilities/{id}/checkouts", api.Require("operator", func(w http.ResponseWriter, r *http.Request, _ Principal) error {
 		return api.Facilities.HandleCheckOut(w, r)
 	}))
+
+	if api.Commuters != nil { // commuter reports and HQ planning view (commuters.go)
+		mux.Handle("POST /api/v1/commuters/reports", api.commuterReports())
+		mux.Handle("GET /api/v1/commuters", api.Require("viewer", api.commuters))
+	}
 }
 
 func (api *API) login(w http.ResponseWriter, r *http.Request) {
@@ -367,14 +380,42 @@ func (api *API) cancelAlert(w http.ResponseWriter, r *http.Request, p Principal)
 	if err := emptyOK(w, r, &in, 16<<10); err != nil {
 		return err
 	}
-	if len(in.Correction) > 0 {
-		return httpapi.BadRequest("correction: sending a correction to people already reached is not available yet; cancel without it")
-	}
-	a, err := api.Alerts.Cancel(r.Context(), r.PathValue("id"), p.Name, in.Reason)
+	a, err := api.Alerts.Cancel(r.Context(), r.PathValue("id"), p.Name, in.Reason, in.Correction)
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"id": a.ID, "status": a.Status})
+	out := map[string]any{"id": a.ID, "status": a.Status, "correction": nil}
+	if c := a.Correction; c != nil {
+		if c.ID != "" {
+			out["correction"] = c.ID
+		}
+		if c.Note != "" {
+			out["note"] = c.Note
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (api *API) previewAlert(w http.ResponseWriter, r *http.Request, p Principal) error {
+	var req alert.Request
+	if err := httpapi.Decode(w, r, &req, MaxAlertBody); err != nil {
+		return err
+	}
+	pv, err := api.Alerts.Preview(r.Context(), req, p.Name, alert.PreviewSource{Audience: api.Residents})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, pv)
+	return nil
+}
+
+func (api *API) previewPending(w http.ResponseWriter, r *http.Request, p Principal) error {
+	pv, err := api.Alerts.PreviewAlert(r.Context(), r.PathValue("id"), alert.PreviewSource{Audience: api.Residents})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, pv)
 	return nil
 }
 

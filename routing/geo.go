@@ -5,9 +5,11 @@ import "math"
 // EarthRadiusM is the mean Earth radius used for great-circle distances.
 const EarthRadiusM = 6371000.0
 
-// WalkFactor turns a great-circle distance into a walking-distance estimate.
-// No road graph is available offline, so walking distance is the straight
-// line × 1.2 (a common detour factor for a dense street grid such as Minato's).
+// WalkFactor turns a great-circle distance into a walking-distance estimate:
+// the straight line × 1.2 (a common detour factor for a dense street grid
+// such as Minato's). It applies when no road graph is loaded
+// (Options.Roads), and with one, to positions off the graph or with no path
+// between them.
 const WalkFactor = 1.2
 
 // WalkSpeedMPerMin is the walking pace assumed for crowded streets after a

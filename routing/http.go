@@ -13,6 +13,7 @@ import (
 //	GET /api/v1/facilities/nearest?lat=..&lng=..[&limit=3][&party=1] → [Match]
 //	GET /api/v1/facilities/{id}                         → Facility
 //	POST /api/v1/holds {facility_id, party}              → 201 Hold
+//	POST /api/v1/holds/{id}/checkin {facility_id[, count]} → SelfCheckInResult
 //
 // Errors use the httpapi shape (400 with a reason, 404, 409 for holds the
 // facility cannot take, see Service.Hold). Responses are marked no-store:
@@ -21,6 +22,7 @@ func (s *Service) PublicHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/facilities", s.handleList)
 	mux.HandleFunc("POST /api/v1/holds", s.handleHold)
+	mux.HandleFunc("POST /api/v1/holds/{id}/checkin", s.handleSelfCheckIn)
 	// The literal segment is more specific than {id}, so ServeMux routes
 	// "nearest" here and never to handleGet.
 	mux.HandleFunc("GET /api/v1/facilities/nearest", s.handleNearest)

@@ -3,6 +3,8 @@ package routing
 import (
 	"math"
 	"slices"
+
+	"github.com/minato-city/anpi/routing/roads"
 )
 
 // Load spreading. Advice must not send everyone to the same nearest
@@ -43,8 +45,9 @@ func LoadPenalty(free, capacity int) float64 {
 type Match struct {
 	// Facility is the facility as of the index snapshot.
 	Facility Facility `json:"facility"`
-	// DistanceM is the estimated walking distance in meters (great-circle ×
-	// WalkFactor, rounded to the meter), not the load-spreading cost.
+	// DistanceM is the walking distance in meters, rounded to the meter:
+	// along the road graph when one is loaded (see NewRoadIndex), else the
+	// great-circle distance × WalkFactor. It is not the load-spreading cost.
 	DistanceM float64 `json:"distance_m"`
 	// WalkMinutes is the walking time at WalkSpeedMPerMin, rounded up.
 	WalkMinutes int `json:"walk_minutes"`
@@ -100,6 +103,15 @@ type Index struct {
 	cellLat, cellLng   float64 // cell size, degrees
 	cellLatR, cellLngR float64 // cell size, radians
 	cosMin             float64 // smallest cos(latitude) of the entries
+
+	roads *roads.Graph // nil: great-circle distances only
+	snaps []facSnap    // parallel to facs when roads is set
+}
+
+// facSnap is a facility attached to the road graph.
+type facSnap struct {
+	roads.Snap
+	ok bool // false: farther than roads.DefaultMaxSnapM from the graph
 }
 
 type entry struct {
@@ -285,19 +297,31 @@ func cheapCost(q *query, e *entry) float64 {
 // so d ≥ 2R·asin(√(cosφq·cosMin)·sin(Δλ/2)) (Δλ ≤ π is guaranteed by the
 // grid's span limits and gridFarCells).
 func (ix *Index) lowerBound(q *query, r int) float64 {
-	if r == 0 {
+	return WalkFactor * ix.lowerBoundHav(q, r)
+}
+
+// lowerBoundHav is lowerBound without WalkFactor: a lower bound of the
+// great-circle distance to any facility more than r cells away (0 for
+// r ≤ 0, so that r = -1 stands for "no ring scanned yet").
+func (ix *Index) lowerBoundHav(q *query, r int) float64 {
+	if r <= 0 {
 		return 0
 	}
 	byLat := EarthRadiusM * float64(r) * ix.cellLatR
 	dl := math.Min(math.Pi, float64(r)*ix.cellLngR)
 	byLng := 2 * EarthRadiusM * math.Asin(math.Min(1, math.Sqrt(q.cosLat*ix.cosMin)*math.Sin(dl/2)))
-	return WalkFactor * math.Min(byLat, byLng)
+	return math.Min(byLat, byLng)
 }
 
 // Nearest returns up to k facilities that are open with at least party free
-// places, best first by load-spreading cost (see CrowdThreshold). It
-// allocates only the result slice (for k ≤ 32). Positions must be finite
-// degrees; k ≤ 0 or party ≤ 0 give nil.
+// places, best first by load-spreading cost (see CrowdThreshold). Without a
+// road graph it allocates only the result slice (for k ≤ 32). Positions must
+// be finite degrees; k ≤ 0 or party ≤ 0 give nil.
+//
+// With a road graph (NewRoadIndex) and a position within
+// roads.DefaultMaxSnapM of it, distances are walked along the graph (see
+// roadSearch) and the result is exact with respect to the graph; a position
+// off the graph is answered by great-circle distance × WalkFactor.
 func (ix *Index) Nearest(lat, lng float64, k, party int) []Match {
 	if k <= 0 || party <= 0 || len(ix.entries) == 0 || !validLatLng(lat, lng) {
 		return nil
@@ -316,9 +340,17 @@ func (ix *Index) Nearest(lat, lng float64, k, party int) []Match {
 		cx, cy = ix.cellOf(lat, lng)
 		linear = cx < -gridFarCells || cx >= ix.nx+gridFarCells || cy < -gridFarCells || cy >= ix.ny+gridFarCells
 	}
-	if linear {
+	var from roads.Snap
+	byRoad := false
+	if ix.roads != nil {
+		from, byRoad = ix.roads.Snap(lat, lng, roads.DefaultMaxSnapM)
+	}
+	switch {
+	case byRoad:
+		ix.roadSearch(&t, &q, from, cx, cy, linear)
+	case linear:
 		ix.consider(&t, &q, 0, int32(len(ix.entries)))
-	} else {
+	default:
 		ix.ringSearch(&t, &q, cx, cy)
 	}
 	if len(t.buf) == 0 {
@@ -333,34 +365,9 @@ func (ix *Index) Nearest(lat, lng float64, k, party int) []Match {
 }
 
 func (ix *Index) ringSearch(t *topK, q *query, cx, cy int) {
-	cell := func(x, y int) {
-		c := y*ix.nx + x
-		ix.consider(t, q, ix.cellStart[c], ix.cellStart[c+1])
-	}
 	for r := 0; ; r++ {
-		x0, x1, y0, y1 := cx-r, cx+r, cy-r, cy+r
-		xa, xb := max(x0, 0), min(x1, ix.nx-1)
-		// Top and bottom rows of the ring.
-		for _, y := range [2]int{y0, y1} {
-			if y >= 0 && y < ix.ny {
-				for x := xa; x <= xb; x++ {
-					cell(x, y)
-				}
-			}
-			if r == 0 {
-				break
-			}
-		}
-		// Left and right columns, corners excluded.
-		for y := max(y0+1, 0); y <= min(y1-1, ix.ny-1); y++ {
-			if x0 >= 0 && x0 < ix.nx {
-				cell(x0, y)
-			}
-			if x1 >= 0 && x1 < ix.nx {
-				cell(x1, y)
-			}
-		}
-		if x0 <= 0 && x1 >= ix.nx-1 && y0 <= 0 && y1 >= ix.ny-1 {
+		whole := ix.ring(cx, cy, r, func(from, to int32) { ix.consider(t, q, from, to) })
+		if whole {
 			return // the whole grid has been seen
 		}
 		// The slack keeps float rounding of the bound from cutting a tie.
@@ -368,4 +375,208 @@ func (ix *Index) ringSearch(t *topK, q *query, cx, cy int) {
 			return
 		}
 	}
+}
+
+// ring calls cell with the entry range of every cell of the square ring r
+// around cell (cx, cy) that lies in the grid, and reports whether rings 0..r
+// cover the whole grid.
+func (ix *Index) ring(cx, cy, r int, cell func(from, to int32)) bool {
+	do := func(x, y int) {
+		c := y*ix.nx + x
+		cell(ix.cellStart[c], ix.cellStart[c+1])
+	}
+	x0, x1, y0, y1 := cx-r, cx+r, cy-r, cy+r
+	xa, xb := max(x0, 0), min(x1, ix.nx-1)
+	// Top and bottom rows of the ring.
+	for _, y := range [2]int{y0, y1} {
+		if y >= 0 && y < ix.ny {
+			for x := xa; x <= xb; x++ {
+				do(x, y)
+			}
+		}
+		if r == 0 {
+			break
+		}
+	}
+	// Left and right columns, corners excluded.
+	for y := max(y0+1, 0); y <= min(y1-1, ix.ny-1); y++ {
+		if x0 >= 0 && x0 < ix.nx {
+			do(x0, y)
+		}
+		if x1 >= 0 && x1 < ix.nx {
+			do(x1, y)
+		}
+	}
+	return x0 <= 0 && x1 >= ix.nx-1 && y0 <= 0 && y1 >= ix.ny-1
+}
+
+// NewRoadIndex is NewIndex with walking distances along the road graph g
+// (nil g gives NewIndex). Each facility is snapped to its nearest graph node
+// once, here; one farther than roads.DefaultMaxSnapM from the graph keeps the
+// great-circle estimate.
+func NewRoadIndex(fs []Facility, g *roads.Graph) *Index {
+	return newRoadIndex(fs, g, nil)
+}
+
+// newRoadIndex reuses the snaps of prev for facilities that have not moved,
+// so that rebuilding the index on every change of counts stays cheap.
+func newRoadIndex(fs []Facility, g *roads.Graph, prev *Index) *Index {
+	ix := NewIndex(fs)
+	if g == nil {
+		return ix
+	}
+	ix.roads = g
+	ix.snaps = make([]facSnap, len(ix.facs))
+	var old map[string]int
+	if prev != nil && prev.roads == g {
+		old = make(map[string]int, len(prev.facs))
+		for i, f := range prev.facs {
+			old[f.ID] = i
+		}
+	}
+	for i, f := range ix.facs {
+		if j, ok := old[f.ID]; ok && prev.facs[j].Lat == f.Lat && prev.facs[j].Lng == f.Lng {
+			ix.snaps[i] = prev.snaps[j]
+			continue
+		}
+		s, ok := g.Snap(f.Lat, f.Lng, roads.DefaultMaxSnapM)
+		ix.snaps[i] = facSnap{Snap: s, ok: ok}
+	}
+	return ix
+}
+
+// lbCand is a facility with a lower bound of its cost by road.
+type lbCand struct {
+	lb, hav float64 // lb = hav × (1 + penalty)
+	i       int32
+}
+
+// roadSearch fills t with the k best facilities by road distance from q,
+// which snapped to the graph at from.
+//
+// Candidates come from the grid in increasing order of lb = great-circle
+// distance × (1 + penalty): rings are scanned outwards and a candidate is
+// taken from a min-heap only once no unseen facility can have a smaller lb
+// (lowerBoundHav). Each is costed by an A* search bounded by what would
+// still enter the top k. The search stops when the next candidate's lb
+// exceeds the k-th cost. That is exact: a road distance is never below the
+// great-circle distance (the access legs are straight lines, every edge is
+// at least the straight line between its ends, and the great circle obeys
+// the triangle inequality), and the great-circle estimate used when there
+// is no path (× WalkFactor > 1) is not either, so every facility's cost is
+// at least its lb, and no facility left unexamined can beat the k-th.
+//
+// A facility's distance is by road when it is snapped to the graph and a
+// path leads to it from q's node; otherwise (another component, a one-way
+// trap, off the graph) it is the great-circle estimate.
+func (ix *Index) roadSearch(t *topK, q *query, from roads.Snap, cx, cy int, linear bool) {
+	var buf [64]lbCand
+	h := buf[:0]
+	push := func(c lbCand) {
+		h = append(h, c)
+		for j := len(h) - 1; j > 0; {
+			p := (j - 1) / 2
+			if h[p].lb <= h[j].lb {
+				break
+			}
+			h[p], h[j] = h[j], h[p]
+			j = p
+		}
+	}
+	pop := func() lbCand {
+		top := h[0]
+		n := len(h) - 1
+		h[0] = h[n]
+		h = h[:n]
+		for j := 0; ; {
+			l := 2*j + 1
+			if l >= n {
+				break
+			}
+			m := l
+			if r := l + 1; r < n && h[r].lb < h[l].lb {
+				m = r
+			}
+			if h[j].lb <= h[m].lb {
+				break
+			}
+			h[j], h[m] = h[m], h[j]
+			j = m
+		}
+		return top
+	}
+	collect := func(lo, hi int32) {
+		for i := lo; i < hi; i++ {
+			e := &ix.entries[i]
+			if e.free < q.party {
+				continue
+			}
+			d := haversineRad(q.latR, q.lngR, q.cosLat, e.latR, e.lngR, e.cosLat)
+			push(lbCand{lb: d * e.mult, hav: d, i: i})
+		}
+	}
+	ring, whole := -1, linear
+	if linear {
+		collect(0, int32(len(ix.entries)))
+	}
+	for {
+		// The slack keeps float rounding of the bound from letting an
+		// unseen facility with a smaller lb slip behind.
+		if len(h) == 0 || (!whole && h[0].lb > ix.lowerBoundHav(q, ring)*(1-1e-9)) {
+			if whole {
+				return
+			}
+			ring++
+			whole = ix.ring(cx, cy, ring, collect)
+			continue
+		}
+		c := pop()
+		if t.full() && c.lb*(1-1e-9) > t.worst() {
+			return // every candidate left has lb ≥ c.lb > the k-th cost
+		}
+		d := ix.roadDistance(t, from, c)
+		if !math.IsInf(d, 1) {
+			e := &ix.entries[c.i]
+			t.offer(cand{cost: d * e.mult, dist: d, i: c.i})
+		}
+	}
+}
+
+// roadDistance returns the walking distance to candidate c (see
+// roadSearch), or +Inf when it is certain not to enter t.
+func (ix *Index) roadDistance(t *topK, from roads.Snap, c lbCand) float64 {
+	e := &ix.entries[c.i]
+	estimate := c.hav * WalkFactor
+	to := ix.snaps[c.i]
+	if !to.ok {
+		return estimate
+	}
+	legs := from.DistM + to.DistM
+	limit := math.Inf(1)
+	if t.full() {
+		// The path may cost up to the k-th (ties are decided by
+		// distance, then ID, in offer); the slack covers rounding.
+		limit = (t.worst()/e.mult-legs)*(1+1e-9) + 1e-6
+	}
+	var p float64
+	res := roads.Beyond
+	if limit > 0 {
+		p, res = ix.roads.PathM(from.Node, to.Node, limit)
+	}
+	switch res {
+	case roads.Found:
+		return legs + p
+	case roads.Unreachable:
+		return estimate
+	}
+	// Beyond: any path is too long, but if there is none the estimate
+	// applies, and it might enter.
+	if estimate*e.mult > t.worst() {
+		return math.Inf(1)
+	}
+	p, res = ix.roads.PathM(from.Node, to.Node, 0)
+	if res == roads.Found {
+		return legs + p
+	}
+	return estimate
 }

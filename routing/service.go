@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minato-city/anpi/httpapi"
+	"github.com/minato-city/anpi/routing/roads"
 )
 
 // Store keeps facilities durably. It is implemented over the storage engine
@@ -68,6 +69,10 @@ type Options struct {
 	LoadTimeout time.Duration
 	// HoldTTL is how long a hold keeps its places (DefaultHoldTTL when 0).
 	HoldTTL time.Duration
+	// Roads, when set, is the walking network: Nearest measures walking
+	// distance along it (see NewRoadIndex). Nil means great-circle
+	// distance × WalkFactor.
+	Roads *roads.Graph
 }
 
 // Service is the facilities registry: the live list of facilities with their
@@ -102,13 +107,19 @@ type snapshot struct {
 	index *Index
 }
 
-func newSnapshot(byID map[string]Facility, rev map[string]int64) *snapshot {
+// newSnapshot builds a snapshot, indexed over g (nil: great-circle only);
+// prev, when not nil, lends the road snaps of facilities that did not move.
+func newSnapshot(byID map[string]Facility, rev map[string]int64, g *roads.Graph, prev *snapshot) *snapshot {
 	list := make([]Facility, 0, len(byID))
 	for _, f := range byID {
 		list = append(list, f)
 	}
 	slices.SortFunc(list, func(a, b Facility) int { return cmp.Compare(a.ID, b.ID) })
-	return &snapshot{byID: byID, rev: rev, list: list, index: NewIndex(list)}
+	var prevIx *Index
+	if prev != nil {
+		prevIx = prev.index
+	}
+	return &snapshot{byID: byID, rev: rev, list: list, index: newRoadIndex(list, g, prevIx)}
 }
 
 // New returns a Service holding the facilities found in store. pub may be
@@ -143,7 +154,7 @@ func New(store Store, pub Publisher, opts Options) (*Service, error) {
 		s.stripes[i] = make(chan struct{}, 1)
 	}
 	s.holdQ = map[string][]*holdReq{}
-	s.snap.Store(newSnapshot(byID, rev))
+	s.snap.Store(newSnapshot(byID, rev, opts.Roads, nil))
 	return s, nil
 }
 
@@ -184,7 +195,7 @@ func (s *Service) Seed(ctx context.Context, fs []Facility) error {
 	for _, f := range added {
 		byID[f.ID], rev[f.ID] = f, 0
 	}
-	s.snap.Store(newSnapshot(byID, rev))
+	s.snap.Store(newSnapshot(byID, rev, s.opts.Roads, cur))
 	for _, f := range added {
 		s.publish(f)
 	}
@@ -357,7 +368,7 @@ func (s *Service) apply(recs ...Record) []Facility {
 		changed = append(changed, r.Facility)
 	}
 	if changed != nil {
-		s.snap.Store(newSnapshot(byID, rev))
+		s.snap.Store(newSnapshot(byID, rev, s.opts.Roads, cur))
 	}
 	return changed
 }

@@ -75,6 +75,10 @@ type LINEConfig struct {
 	RetryKeyTTL time.Duration
 	// Logger receives one debug record per request; nil discards.
 	Logger *slog.Logger
+	// ReplyTokenTTL is how long a reply token issued with a webhook event
+	// can be used; 0 means one minute. (LINE asks for a prompt reply and
+	// rejects late ones; it documents no exact figure.)
+	ReplyTokenTTL time.Duration
 }
 
 // LINEQuickReply is one quick-reply button as delivered.
@@ -160,6 +164,8 @@ type LINE struct {
 
 	eventSeq atomic.Uint64
 	client   *http.Client
+
+	replies lineReplyTokens
 }
 
 // lineAccepted remembers an accepted retry key.
@@ -187,6 +193,7 @@ func NewLINE(cfg LINEConfig) *LINE {
 	if l.retryKeyTTL <= 0 {
 		l.retryKeyTTL = lineDefaultRetryKeyTTL
 	}
+	l.replies.init(cfg.ReplyTokenTTL)
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
@@ -234,13 +241,14 @@ func (l *LINE) Stats() LINEStats {
 	}
 }
 
-// Reset forgets deliveries, totals, accepted retry keys and the quota used
-// (a new month). Rate limiters keep their state.
+// Reset forgets deliveries, totals, accepted retry keys, issued reply
+// tokens and the quota used (a new month). Rate limiters keep their state.
 func (l *LINE) Reset() {
 	l.keysMu.Lock()
 	clear(l.keys)
 	l.keysMu.Unlock()
 	l.store.reset()
+	l.replies.reset()
 	l.quotaUsed.Store(0)
 	for _, c := range []*atomic.Int64{&l.requests, &l.accepted, &l.recipients, &l.badRequests,
 		&l.unauthorized, &l.conflicts, &l.rateLimited, &l.quotaExceeded, &l.failures} {
@@ -248,8 +256,8 @@ func (l *LINE) Reset() {
 	}
 }
 
-// ServeHTTP implements http.Handler for POST /v2/bot/message/push and
-// POST /v2/bot/message/multicast.
+// ServeHTTP implements http.Handler for POST /v2/bot/message/push,
+// POST /v2/bot/message/multicast and POST /v2/bot/message/reply.
 func (l *LINE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := uuid.New()
 	reqIDs := reqID.String()
@@ -260,6 +268,11 @@ func (l *LINE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && r.URL.Path == "/v2/bot/message/multicast":
 		multicast = true
 	case r.Method == http.MethodPost && r.URL.Path == "/v2/bot/message/push":
+	case r.Method == http.MethodPost && r.URL.Path == "/v2/bot/message/reply":
+		l.requests.Add(1)
+		status := l.serveReply(w, r, reqIDs)
+		l.log.Debug("line sandbox request", "endpoint", "reply", "status", status, "request_id", reqIDs)
+		return
 	default:
 		lineWriteMessage(w, http.StatusNotFound, lineMsgNotFound)
 		return
@@ -587,10 +600,18 @@ func lineParse(body []byte, multicast bool) (req lineRequest, problems []linePro
 		req.to = []string{to}
 	}
 
-	if len(in.Messages) < 1 || len(in.Messages) > lineMaxMessages {
+	req.messages = lineParseMessages(in.Messages, bad)
+	return req, problems, true
+}
+
+// lineParseMessages validates the message objects of a request, reporting
+// LINE's validation errors through bad, and returns them as delivered.
+func lineParseMessages(in []lineMsgIn, bad func(prop, msg string)) []LINEMessage {
+	var out []LINEMessage
+	if len(in) < 1 || len(in) > lineMaxMessages {
 		bad("messages", fmt.Sprintf("Size must be between 1 and %d", lineMaxMessages))
 	}
-	for i, m := range in.Messages {
+	for i, m := range in {
 		p := fmt.Sprintf("messages[%d]", i)
 		if m.Type != "text" {
 			bad(p+".type", "Must be one of the following values: [text]")
@@ -637,9 +658,9 @@ func lineParse(body []byte, multicast bool) (req lineRequest, problems []linePro
 				})
 			}
 		}
-		req.messages = append(req.messages, msg)
+		out = append(out, msg)
 	}
-	return req, problems, true
+	return out
 }
 
 // lineIDPool recycles the id slices of multicast requests.

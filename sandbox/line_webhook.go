@@ -115,7 +115,9 @@ type lineWebhookLocation struct {
 }
 
 // WebhookBody builds the JSON body of a webhook request carrying events, as
-// the LINE platform would send it.
+// the LINE platform would send it. Every event but unfollow carries a fresh
+// reply token that POST /v2/bot/message/reply accepts once, for
+// LINEConfig.ReplyTokenTTL.
 func (l *LINE) WebhookBody(events ...LINEEvent) ([]byte, error) {
 	now := time.Now()
 	body := lineWebhookBody{Destination: l.destination, Events: make([]lineWebhookEvent, 0, len(events))}
@@ -129,7 +131,7 @@ func (l *LINE) WebhookBody(events ...LINEEvent) ([]byte, error) {
 			DeliveryContext: lineWebhookDelivery{IsRedelivery: e.Redelivery},
 			Timestamp:       now.UnixMilli(),
 			Source:          lineWebhookSource{Type: "user", UserID: e.UserID},
-			ReplyToken:      lineReplyToken(),
+			ReplyToken:      l.replies.issue(e.UserID, now),
 			Mode:            "active",
 		}
 		if ev.WebhookEventID == "" {

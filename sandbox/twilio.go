@@ -146,7 +146,9 @@ type TwilioStats struct {
 // uses: POST /2010-04-01/Accounts/{Sid}/Messages.json and .../Calls.json,
 // with Twilio's authentication, validation rules, error shapes, rate limit
 // answers and signed status callbacks. It records what it accepted per
-// number. Create it with NewTwilio and stop it with Close.
+// number and, for numbers given a script (SetCallee), plays the person
+// answering a call: it fetches the call's TwiML and answers its <Gather>s
+// (see twilio_callee.go). Create it with NewTwilio and stop it with Close.
 type Twilio struct {
 	cfg     TwilioConfig
 	log     *slog.Logger
@@ -157,8 +159,9 @@ type Twilio struct {
 	rngMu sync.Mutex
 	rng   *mrand.Rand
 
-	store twStore
-	ctr   twCounters
+	store   twStore
+	ctr     twCounters
+	callees twCallees
 
 	internMu sync.Mutex
 	intern   map[string]string
@@ -623,6 +626,9 @@ func (t *Twilio) createCall(w http.ResponseWriter, f url.Values) {
 		unanswered: unanswered,
 	})
 	t.ctr.calls.Add(1)
+	if u != "" && !unanswered {
+		t.converse(sid, to, from, u, f.Get("Method"))
+	}
 	if cb != "" {
 		t.enqueue(twCallback{kind: twKindCall, due: now.Add(t.cfg.CallbackDelay), url: cb, sid: sid,
 			to: to, from: from, failed: unanswered})

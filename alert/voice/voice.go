@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,6 +35,15 @@ type Config struct {
 	// resident=<ResidentID>; Twilio posts SpeechResult, Confidence and
 	// Digits there. Empty means the call only reads the alert.
 	AnswerURL string
+	// TwiMLURL is anpi's TwiML webhook (POST /webhooks/twilio/voice). When
+	// set, calls that ask for an answer (batches carrying answer buttons,
+	// as safety checks and their reminders do) are placed with Url set to
+	// TwiMLURL plus alert=<AlertID> and resident=<ResidentID>, so anpi
+	// writes the question and its <Gather> when the call is picked up (see
+	// CheckTwiML). Other alerts keep their inline TwiML: it needs no round
+	// trip to anpi and is read even if anpi is unreachable at that moment.
+	// TwiMLURL takes precedence over AnswerURL for answer-seeking calls.
+	TwiMLURL string
 }
 
 // Sender is the Twilio voice channel; it implements alert.Sender.
@@ -42,6 +52,7 @@ type Sender struct {
 	from   string
 	cb     string
 	answer *url.URL
+	twiml  *url.URL
 }
 
 var _ alert.Sender = (*Sender)(nil)
@@ -52,14 +63,19 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.From == "" {
 		errs = append(errs, errors.New("from: required"))
 	}
-	var answer *url.URL
-	if cfg.AnswerURL != "" {
-		u, err := url.Parse(cfg.AnswerURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, errors.New("answer url: must be an absolute http(s) URL"))
+	absolute := func(name, raw string) *url.URL {
+		if raw == "" {
+			return nil
 		}
-		answer = u
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New(name+": must be an absolute http(s) URL"))
+			return nil
+		}
+		return u
 	}
+	answer := absolute("answer url", cfg.AnswerURL)
+	twimlURL := absolute("twiml url", cfg.TwiMLURL)
 	c, err := sms.NewClient(cfg.Config)
 	if err != nil {
 		errs = append(errs, err)
@@ -67,7 +83,7 @@ func New(cfg Config) (*Sender, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("voice: %w", err)
 	}
-	return &Sender{c: c, from: cfg.From, cb: cfg.StatusCallbackURL, answer: answer}, nil
+	return &Sender{c: c, from: cfg.From, cb: cfg.StatusCallbackURL, answer: answer, twiml: twimlURL}, nil
 }
 
 // Channel returns alert.ChannelVoice.
@@ -82,6 +98,8 @@ func (s *Sender) Cost(b *alert.Batch) int { return len(b.Recipients) }
 // CallSid as ProviderID. A batch whose deadline has passed is not called;
 // every recipient gets a permanent "expired" error, also returned as the
 // error. TwiML over 4000 characters fails permanently without a request.
+// With Config.TwiMLURL, a batch that asks for an answer is called with that
+// URL instead of inline TwiML.
 func (s *Sender) Send(ctx context.Context, b *alert.Batch) ([]alert.Outcome, error) {
 	n := len(b.Recipients)
 	if !b.Deadline.IsZero() && !time.Now().Before(b.Deadline) {
@@ -95,12 +113,17 @@ func (s *Sender) Send(ctx context.Context, b *alert.Batch) ([]alert.Outcome, err
 	text := SpokenText(b.Text)
 	return s.c.Each(ctx, n, func(ctx context.Context, i int) alert.Outcome {
 		r := b.Recipients[i]
-		twiml := s.twiml(text, b, r)
-		if utf8.RuneCountInString(twiml) > MaxTwiML {
-			return alert.Outcome{Err: &alert.SendError{Retryable: false, Msg: "twiml exceeds 4000 characters"}}
-		}
 		p := &openapi.CreateCallParams{}
-		p.SetTo(r.Address).SetFrom(s.from).SetTwiml(twiml)
+		p.SetTo(r.Address).SetFrom(s.from)
+		if s.twiml != nil && asksAnswer(b) {
+			p.SetUrl(callURL(s.twiml, b.AlertID, r.ResidentID)).SetMethod("POST")
+		} else {
+			twiml := s.inline(text, b, r)
+			if utf8.RuneCountInString(twiml) > MaxTwiML {
+				return alert.Outcome{Err: &alert.SendError{Retryable: false, Msg: "twiml exceeds 4000 characters"}}
+			}
+			p.SetTwiml(twiml)
+		}
 		if s.cb != "" {
 			p.SetStatusCallback(s.cb)
 		}
@@ -117,21 +140,30 @@ func (s *Sender) Send(ctx context.Context, b *alert.Batch) ([]alert.Outcome, err
 	}), nil
 }
 
-func (s *Sender) twiml(text string, b *alert.Batch, r alert.Recipient) string {
+// asksAnswer reports whether a batch expects the person to answer: it
+// carries answer buttons (safety checks and their reminders do).
+func asksAnswer(b *alert.Batch) bool { return len(b.QuickReplies) > 0 }
+
+// callURL returns base with the alert and resident query parameters set.
+func callURL(base *url.URL, alertID, residentID string) string {
+	u := *base
+	q := u.Query()
+	q.Set("alert", alertID)
+	q.Set("resident", residentID)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func (s *Sender) inline(text string, b *alert.Batch, r alert.Recipient) string {
 	if s.answer == nil {
 		return TwiMLSay(text, b.Language)
 	}
-	u := *s.answer
-	q := u.Query()
-	q.Set("alert", b.AlertID)
-	q.Set("resident", r.ResidentID)
-	u.RawQuery = q.Encode()
 	lang := Language(b.Language)
 	var w strings.Builder
 	w.WriteString("<Response>")
 	writeSay(&w, text, lang)
 	w.WriteString(`<Pause length="1"/>`)
-	writeGather(&w, text, lang, u.String())
+	writeGather(&w, text, lang, GatherLanguage(b.Language), callURL(s.answer, b.AlertID, r.ResidentID), 0)
 	w.WriteString("</Response>")
 	return w.String()
 }
@@ -174,6 +206,21 @@ func Language(code string) string {
 	return "ja-JP"
 }
 
+// GatherLanguage maps an anpi language code to a Twilio speech-recognition
+// language for <Gather>: ja and ja-easy → ja-JP, en → en-US, zh → zh-CN,
+// ko → ko-KR; anything else is ja-JP.
+func GatherLanguage(code string) string {
+	switch strings.ToLower(code) {
+	case "en":
+		return "en-US"
+	case "zh", "zh-hans", "zh-cn":
+		return "zh-CN"
+	case "ko":
+		return "ko-KR"
+	}
+	return "ja-JP"
+}
+
 // TwiMLSay returns a TwiML document that reads text twice, one second
 // apart, in the Twilio voice language for lang (see Language):
 // <Response><Say language="ja-JP">TEXT</Say><Pause length="1"/><Say ...>TEXT</Say></Response>.
@@ -194,12 +241,14 @@ func TwiMLSay(text, lang string) string {
 // Confidence and Digits: <Response><Gather input="speech dtmf"
 // language="ja-JP" action="..." method="POST" speechTimeout="auto"
 // numDigits="1"><Say language="ja-JP">PROMPT</Say></Gather></Response>.
+// The Gather listens in GatherLanguage(lang), the prompt is read in
+// Language(lang).
 // When the caller says nothing the call ends after the Gather. All values
 // are XML-escaped.
 func TwiMLGather(prompt, lang, actionURL string) string {
 	var w strings.Builder
 	w.WriteString("<Response>")
-	writeGather(&w, prompt, Language(lang), actionURL)
+	writeGather(&w, prompt, Language(lang), GatherLanguage(lang), actionURL, 0)
 	w.WriteString("</Response>")
 	return w.String()
 }
@@ -212,13 +261,25 @@ func writeSay(w *strings.Builder, text, lang string) {
 	w.WriteString("</Say>")
 }
 
-func writeGather(w *strings.Builder, prompt, lang, action string) {
+// writeGather writes a <Gather> reading the prompts in sayLang and
+// listening in gatherLang; timeout > 0 sets the seconds of silence Twilio
+// waits for the person to start answering.
+func writeGather(w *strings.Builder, prompt, sayLang, gatherLang, action string, timeout int, more ...string) {
 	w.WriteString(`<Gather input="speech dtmf" language="`)
-	escape(w, lang)
+	escape(w, gatherLang)
 	w.WriteString(`" action="`)
 	escape(w, action)
-	w.WriteString(`" method="POST" speechTimeout="auto" numDigits="1">`)
-	writeSay(w, prompt, lang)
+	w.WriteString(`" method="POST" speechTimeout="auto" numDigits="1"`)
+	if timeout > 0 {
+		w.WriteString(` timeout="`)
+		w.WriteString(strconv.Itoa(timeout))
+		w.WriteString(`"`)
+	}
+	w.WriteString(">")
+	writeSay(w, prompt, sayLang)
+	for _, m := range more {
+		writeSay(w, m, sayLang)
+	}
 	w.WriteString("</Gather>")
 }
 

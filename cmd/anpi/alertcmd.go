@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/minato-city/anpi/alert"
+	"github.com/minato-city/anpi/residents"
 )
 
 func cmdAlert(args []string, stdout, stderr io.Writer) error {
@@ -64,6 +65,15 @@ func cmdAlert(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "approve", "status", "cancel":
 		reason := fs.String("reason", "", "why the alert is cancelled")
+		correction := map[string]string{}
+		fs.Func("correction", "cancel: correction text for the people already reached, as LANG=TEXT (repeat per language; plain TEXT is ja)", func(v string) error {
+			lang, text, ok := strings.Cut(v, "=")
+			if !ok || !slices.Contains(residents.Languages, lang) {
+				lang, text = "ja", v
+			}
+			correction[lang] = text
+			return nil
+		})
 		follow := fs.Bool("follow", args[0] != "cancel", "show live progress until the alert ends")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
@@ -80,10 +90,19 @@ func cmdAlert(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "alert %s approved\n", id)
 		case "cancel":
-			if err := c.do("POST", "/api/v1/alerts/"+id+"/cancel", map[string]string{"reason": *reason}, nil); err != nil {
+			var out struct {
+				Correction *string `json:"correction"`
+				Note       string  `json:"note"`
+			}
+			if err := c.do("POST", "/api/v1/alerts/"+id+"/cancel", map[string]any{"reason": *reason, "correction": correction}, &out); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "alert %s cancelled\n", id)
+			if out.Correction != nil {
+				fmt.Fprintf(stdout, "correction %s sent to the people already reached (anpi alert status %s)\n", *out.Correction, *out.Correction)
+			} else if out.Note != "" {
+				fmt.Fprintf(stdout, "no correction: %s\n", out.Note)
+			}
 		}
 		if *follow {
 			return watch(c, id, stdout, stderr)

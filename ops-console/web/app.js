@@ -299,6 +299,7 @@
         h('button', { type: 'button', 'data-action': 'cancel', class: 'danger' }, '取消 Cancel')),
       h('form', { class: 'cancel-form', 'data-role': 'cancel-form', hidden: true },
         h('label', {}, '取消理由 Reason ', h('input', { name: 'reason', required: true, maxlength: 500 })),
+        h('label', {}, '訂正文（住民へ） Correction to people reached ', h('input', { name: 'correction', maxlength: 500 })),
         h('button', { type: 'submit', 'data-action': 'confirm-cancel', class: 'danger' }, '取消を確定 Confirm cancel')),
       h('p', { class: 'error', 'data-error': true, hidden: true }));
     return row;
@@ -321,7 +322,10 @@
       h('span', {}, `作成 By: ${a.created_by || '-'}`),
       h('span', {}, `承認 Approved: ${a.approved_by || '-'}`),
       h('span', {}, `作成日時 Created: ${fmtTime(a.created_at)}`),
-      a.completed_at ? h('span', {}, `完了 Done: ${fmtTime(a.completed_at)}`) : null);
+      a.completed_at ? h('span', {}, `完了 Done: ${fmtTime(a.completed_at)}`) : null,
+      a.correction_id ? h('span', { 'data-correction': a.correction_id }, `訂正 Correction: ${a.correction_id}`) : null,
+      a.correction_note ? h('span', {}, `訂正 Correction: ${a.correction_note}`) : null,
+      a.corrects ? h('span', {}, `訂正対象 Corrects: ${a.corrects}`) : null);
     fill($('.progress', row), ...Object.entries(a.counts || {}).map(([ch, c]) => progressBar(ch, c || {})));
 
     const me = auth.me || {};
@@ -522,7 +526,8 @@
     const reason = form.elements.reason.value.trim();
     if (!reason) { showMsg($('[data-error]', row), '取消理由を入力してください — reason required'); return; }
     act(row, $('button', form), async () => {
-      await api('POST', `/api/v1/alerts/${idPath(row.dataset.id)}/cancel`, { reason });
+      const text = form.elements.correction.value.trim();
+      await api('POST', `/api/v1/alerts/${idPath(row.dataset.id)}/cancel`, text ? { reason, correction: { ja: text } } : { reason });
       form.hidden = true;
       form.reset();
     });
@@ -605,10 +610,10 @@
     }
   }
 
-  function buildAlert(form) {
+  function buildAlert(form, forPreview) {
     const e = form.elements;
     const drill = e.drill.checked;
-    if (!drill && !$('#alert-live-confirm').checked) throw new Error('本番送信の確認が必要です — confirm the LIVE alert first');
+    if (!forPreview && !drill && !$('#alert-live-confirm').checked) throw new Error('本番送信の確認が必要です — confirm the LIVE alert first');
     const channels = checked(form, 'channel');
     if (!channels.length) throw new Error('配信手段を選んでください — choose at least one channel');
     const title = { ja: e.title_ja.value.trim() };
@@ -624,6 +629,45 @@
     }
     return { kind: 'manual', severity: e.severity.value, title, body, target, channels, drill };
   }
+
+  // ---- alert preview (issue 3) begin ----
+  // Shows, before sending, the audience per channel and language and the
+  // exact text each channel sends (drill marker included), with SMS
+  // segments and warnings. Nothing is stored by a preview.
+  async function previewAlert(form) {
+    const out = $('#alert-preview');
+    const err = $('[data-error]', form);
+    showMsg(err, '');
+    let body;
+    try { body = buildAlert(form, true); } catch (e) { showMsg(err, e.message); return; }
+    try {
+      const p = await api('POST', '/api/v1/alerts/preview', body);
+      fill(out, renderPreview(p));
+      out.hidden = false;
+    } catch (e) {
+      out.hidden = true;
+      showMsg(err, String(e));
+    }
+  }
+
+  function renderPreview(p) {
+    const au = p.audience || {};
+    const byCh = Object.entries(au.by_channel || {}).map(([ch, n]) => `${label(L.channel, ch)} ${num(n).toLocaleString()}`).join(' / ');
+    const rows = (p.texts || []).filter((t) => t.recipients > 0 || t.language === 'ja').map((t) => h('tr', { 'data-channel': t.channel, 'data-language': t.language },
+      h('td', {}, label(L.channel, t.channel)), h('td', {}, t.language), h('td', {}, num(t.recipients).toLocaleString()),
+      h('td', {}, h('pre', { class: 'preview-text' }, t.text)),
+      h('td', {}, `${t.chars}` + (t.sms_segments ? ` / ${t.sms_segments} seg ${t.encoding}` : '')),
+      h('td', { class: 'warn' }, (t.warnings || []).join('; '))));
+    return [
+      drillBanner(!!p.drill),
+      h('p', { 'data-preview': 'audience' }, `対象 Audience: ${num(au.total).toLocaleString()}  (${byCh})`),
+      ...(p.warnings || []).map((w) => h('p', { class: 'warn' }, w)),
+      h('table', { class: 'preview-table' },
+        h('thead', {}, h('tr', {}, ...['経路 Channel', '言語 Lang', '人数 People', '本文 Text', '文字 Chars', '注意 Warnings'].map((c) => h('th', {}, c)))),
+        h('tbody', {}, ...rows)),
+    ];
+  }
+  // ---- alert preview (issue 3) end ----
 
   function buildSafety(form) {
     const e = form.elements;
@@ -694,6 +738,7 @@
       ev.preventDefault();
       submitForm(af, () => buildAlert(af), (b) => api('POST', '/api/v1/alerts', b));
     });
+    $('#alert-preview-btn').addEventListener('click', () => previewAlert(af));
     const sf = $('#safety-form');
     wireDrill(sf, $('#safety-drill'), $('#safety-live-confirm'), $('#safety-submit'));
     sf.addEventListener('submit', (ev) => {
@@ -704,6 +749,110 @@
     document.addEventListener('visibilitychange', () => { if (!document.hidden && dirty.size) scheduleRender(); });
     boot();
   }
+
+  // ==== BEGIN stranded commuters panel (HQ planning view) ====
+  // Polls GET /api/v1/commuters every 10 s while the console is shown (the
+  // plan is not on the WebSocket), lists stations by overflow, and sends staff
+  // count reports (POST /api/v1/commuters/reports, audited server-side).
+  const COMMUTERS_POLL_MS = 10000;
+  const commuters = { timer: 0, busy: false, stationsLoaded: false };
+
+  function commutersVisible() { return document.body.dataset.view === 'app' && !$('#app').hidden; }
+
+  async function refreshCommuters() {
+    if (commuters.busy || !commutersVisible()) return;
+    commuters.busy = true;
+    const errEl = $('#commuters-error');
+    try {
+      const v = await api('GET', '/api/v1/commuters');
+      showMsg(errEl, '');
+      $('#commuters-empty').hidden = true;
+      renderCommuters(v || {});
+    } catch (e) {
+      if (e.status === 404) $('#commuters-empty').hidden = false;
+      else if (e.status !== 401) showMsg(errEl, String(e));
+    } finally {
+      commuters.busy = false;
+    }
+  }
+
+  function renderCommuters(v) {
+    const stations = Array.isArray(v.stations) ? v.stations.slice() : [];
+    stations.sort((a, b) => (num(b.overflow) - num(a.overflow)) || (num(b.stranded) - num(a.stranded))
+      || String(a.code || '').localeCompare(String(b.code || '')));
+    const t = v.totals || {};
+    fill($('#commuters-totals'),
+      `滞留 Stranded ${num(t.stranded).toLocaleString()} · 割当 Assigned ${num(t.assigned).toLocaleString()} · `,
+      h('span', { class: num(t.overflow) ? 'overflow' : '', 'data-field': 'total-overflow' }, `超過 Overflow ${num(t.overflow).toLocaleString()}`),
+      ` · 空き Free places ${num(t.free_places).toLocaleString()} (${num(t.facilities)} 施設 facilities, ≤ ${(num(v.max_walk_m) / 1000).toFixed(1)} km)`);
+    reconcile($('#commuters'), stations, (s) => s.code, createCommuterRow, updateCommuterRow);
+    $('#commuters-updated').textContent = v.computed_at ? `計算 Computed: ${fmtTime(v.computed_at)}` : '';
+    if (!commuters.stationsLoaded && stations.length) {
+      const byName = stations.slice().sort((a, b) => String(a.name || '').localeCompare(String(b.name || ''), 'ja'));
+      fill($('#commuter-station'), byName.map((s) => h('option', { value: s.code }, s.name || s.code)));
+      commuters.stationsLoaded = true;
+    }
+  }
+
+  function createCommuterRow() {
+    const cell = (field, cls) => h('td', { 'data-field': field, class: cls });
+    return h('tr', { class: 'commuter-row' },
+      cell('name'), cell('stranded', 'n'), cell('staff', 'n'), cell('self', 'n'),
+      cell('assigned', 'n'), cell('overflow', 'n'), cell('dest'));
+  }
+
+  function updateCommuterRow(row, s) {
+    const assigned = (Array.isArray(s.assigned) ? s.assigned : []);
+    const sum = assigned.reduce((n, a) => n + num(a.count), 0);
+    row.dataset.overflow = String(num(s.overflow) > 0);
+    row.dataset.stranded = String(num(s.stranded) > 0);
+    $('[data-field="name"]', row).textContent = s.name || s.code || '';
+    $('[data-field="stranded"]', row).textContent = num(s.stranded).toLocaleString();
+    const staff = $('[data-field="staff"]', row);
+    staff.textContent = s.staff_at ? num(s.staff_count).toLocaleString() : '-';
+    staff.title = s.staff_at ? `${s.staff_by || ''} ${fmtTime(s.staff_at)}` : '';
+    $('[data-field="self"]', row).textContent = num(s.self_count).toLocaleString();
+    $('[data-field="assigned"]', row).textContent = sum.toLocaleString();
+    $('[data-field="overflow"]', row).textContent = num(s.overflow).toLocaleString();
+    const top = assigned.slice(0, 3).map((a) => `${a.name || a.facility_id} ${num(a.count).toLocaleString()}人 (${Math.round(num(a.distance_m))} m)`);
+    if (assigned.length > 3) top.push(`他 +${assigned.length - 3}`);
+    $('[data-field="dest"]', row).textContent = top.join(' · ');
+  }
+
+  function initCommuters() {
+    const form = $('#commuter-form');
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = $('[data-error]', form);
+      const ok = $('[data-result]', form);
+      showMsg(err, '');
+      showMsg(ok, '');
+      const station = form.elements.station.value;
+      const count = Number(form.elements.count.value);
+      if (!station) { showMsg(err, '駅を選んでください — choose a station'); return; }
+      if (!Number.isInteger(count) || count < 0 || count > 100000) { showMsg(err, '0〜100000の整数 — whole number 0 to 100000'); return; }
+      const btn = $('button[type="submit"]', form);
+      btn.disabled = true;
+      try {
+        const res = await api('POST', '/api/v1/commuters/reports', { station, count });
+        showMsg(ok, `報告しました Reported: ${(res && res.name) || station} ${num(res && res.count).toLocaleString()}`);
+        form.elements.count.value = '';
+        await refreshCommuters();
+      } catch (e) {
+        showMsg(err, String(e));
+      } finally {
+        btn.disabled = false;
+      }
+    });
+    // Refresh at once when the console appears, then every 10 s.
+    new MutationObserver(() => { if (commutersVisible()) refreshCommuters(); })
+      .observe(document.body, { attributes: true, attributeFilter: ['data-view'] });
+    commuters.timer = setInterval(() => { if (!document.hidden) refreshCommuters(); }, COMMUTERS_POLL_MS);
+    document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshCommuters(); });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', initCommuters); else initCommuters();
+  // ==== END stranded commuters panel ====
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();

@@ -16,12 +16,14 @@ package classify
 //	inject: ...                        prompt-injection marker (confidence capped)
 //	degree: ...                        degree adverb: a negated injury cue after it stays
 //	                                   injured ("not badly hurt", "크게 다치진 않았어요")
+//	self: ... / other: ...             the writer / another person: a reply with both and
+//	                                   no explicit count speaks for two
 //
 // Phrases are normalised like the text (katakana → hiragana, width, case, ー
 // dropped). A phrase starting or ending with an ASCII letter must sit on a
 // word boundary; a trailing * lifts the right boundary ("injur*").
 const lexicon = `
-cue needs_help: ドアが開かな | ドアが開きません | ドアがあかな | ドアが開けられな | ドアを開けられな | 扉が開かな | 扉が開きません | 戸が開かな | 戸が開きません | 玄関が開かな | 玄関が開きません | 出られません | 出れません | 出られへん | 外に出られ | 部屋から出られ | 家から出られ | 抜け出せな | 抜け出せません | 脱出できな | 脱出できません | 逃げ出せな
+cue needs_help: ドアが開かな | ドアが開きません | ドアがあかな | ドアが開けられな | ドアを開けられな | 扉が開かな | 扉が開きません | 戸が開かな | 戸が開きません | 玄関が開かな | 玄関が開きません | 出られません | 出れません | 出られへん | 外に出られな | 外に出られません | 部屋から出られな | 部屋から出られません | 家から出られな | 家から出られません | 抜け出せな | 抜け出せません | 脱出できな | 脱出できません | 逃げ出せな
 cue needs_help: 助けて | たすけて | 助けが必要 | 助けがいる | 助け求 | 助けを | 助けてくれ | 助けてけろ | 助けてつかあさい | 助けちょ | 救助 | 救出 | 救援 | 閉じ込められ | 閉じこめられ | とじこめられ | 閉じ込め | 下敷き | したじき | 挟まれ | はさまれ | はさまっ | 挟まっ | 生き埋め | 埋まっ | 埋もれ | 出られない | 出られへん | 出られん | 出れない | 出れん | でられない | 救急車 | きゅうきゅうしゃ | 119 | 意識がない | 意識がありません | 意識が無 | 意識不明 | 意識がもうろう | 息をしていない | 息してない | 息をしてない | 呼吸が苦し | 息が苦し | 息ができな | 呼吸困難 | 出血がひど | 血が止まらな | 血がとまらな | 大量出血 | 心臓が | 胸が痛 | 倒れて動かな | 倒れたまま | 至急 | 大至急 | 緊急 | 早く来て | すぐ来て | はよ来て | 早よ来て | はよきて | 早くきて | 来てください | 来てほしい | 火事 | 火が出 | 燃えて | 煙が | 倒壊 | 家が崩れ | 崩れてきて | 瓦礫 | がれき | 家具の下 | 足が抜けな | 陣痛 | 破水 | 生まれそう | 発作 | けいれん | 痙攣 | 避難できない | 避難できません | 避難できへん | 避難できん | 逃げられない | 逃げられん | 降りられない | 手伝って | 助けに来て | 救命 | 死にそう | 死んでしまう | 水が入ってきて | 取り残され | 流され | 返事がない | 返事がありません | 反応がない | 反応しない | 反応がありません | 降りられません | 降りれない | 降りられへん | 階段を降りられ | きゅうじょ | 息しとらん | 倒れている人 | 倒れてる人 | 人が倒れ
 cue needs_help: door wont open | door will not open | door doesnt open | door does not open | doors wont open | door is jammed | door jammed | door is stuck | door stuck | door wont budge | cant open my door | cannot open the door | cannot open my door | unable to open the door | cant get the door open | cant get outside | cannot get outside | unable to get out | cant get out of the house | cant get out of my apartment | no way out | cant escape | cannot escape | locked in
 cue needs_help: help | hlep | halp | help me | please help | need help | send help | help us | trapped | trappd | trapt | traped | pinned | buried | under the rubble | under rubble | under debris | cant get out | cannot get out | can not get out | cant open the door | stuck in the elevator | stuck in an elevator | stuck in elevator | stuck in the lift | stuck inside | stuck under | rescue | resque | rescure | ambulance | amblance | ambulence | 911 | unconscious | not breathing | cant breathe | cannot breathe | hard to breathe | trouble breathing | bleeding heavily | heavy bleeding | lots of blood | losing blood | wont stop bleeding | heart attack | chest pain | stroke | seizure | fire | smoke | collapsed | emergency | urgent | urgently | asap | sos | mayday | hurry | contractions | in labor | going into labor | cant evacuate | cannot evacuate | unable to evacuate | cant get down | come quickly | save us | save me | not responding | isnt responding | unresponsive | send someone | trapepd | tarpped
@@ -92,4 +94,44 @@ count 5: ごにん | 五人 | family of five | 一家五口 | 다섯 식구
 count 1: ひとり | 一人 | 1人 | 独り
 counter: 人 | 名 | にん | 명 | 口人 | 口 | 个人 | 个 | 位 | 人とも | people | persons | of us | adults | family members
 inject: ignore | ignore previous | ignore all | disregard | system: | system prompt | you are now | instructions | instruction | label | labels | set status | status: | mark everyone | mark all | everyone as | all residents | override | developer mode | jailbreak | assistant: | <reply | </reply | reply id | json | confidence | prompt | 指示を無視 | 命令を無視 | 以前の指示 | 前の指示 | しすてむ | らべる | 全員を | 全住民 | 全て安全 | すべて安全 | 上書き | 忽略 | 指令 | 系统 | 所有人 | 标记 | 标签 | 提示词 | 이전 지시 | 무시 | 시스템 | 라벨 | 모두 안전 | 지시를 | as safe | to safe | safe for all | safe for everyone | label=safe | label safe | status safe | answer safe | output safe | word safe | safe only | safeと | safeとして | 为安全 | 输出 safe | 안전으로 | safe로 | safe 로 | safe} | label: safe | status: safe | residents are safe | 状態を無事 | を無事に
+# --- issue 4 (devset2): gaps found on devset2.jsonl ---
+cue needs_help: 下りられな | 下りられません | 下りれな | おりられな | おりられません | 降りれません | 階段を下りられ | たすけで | 助けで | たすげで | 助げで | 苦しんで | 苦しそう | 胸を押さえ | 血がどんどん | どんどん血 | 血が止まりません | 血がとまりません | 血が止まらん | 血が止まらへん | 出血が止まらな | 出血が止まりません | 家が潰れ | 家がつぶれ | いえがつぶれ | 家つぶれ | 家潰れ | 建物が潰れ | 潰れた家 | つぶれた家 | 屋根が落ち | 天井が落ち | 天井が崩れ | ガス漏れ | ガスもれ | ガス臭 | がす臭 | ガスのにおい | ガスの臭い | 気を失 | 気絶 | 失神 | 意識を失 | 目を覚まさな | 母が倒れ | 父が倒れ | 夫が倒れ | 妻が倒れ | 主人が倒れ | 旦那が倒れ | 嫁が倒れ | 祖母が倒れ | 祖父が倒れ | おばあちゃんが倒れ | おじいちゃんが倒れ | ばあちゃんが倒れ | じいちゃんが倒れ | 子供が倒れ | 子どもが倒れ | 息子が倒れ | 娘が倒れ | 母親が倒れ | 父親が倒れ | おかんが倒れ | おとんが倒れ
+cue needs_help: cant stop the bleeding | cant stop bleeding | bleeding and cant stop | bleeding wont stop | bleeding doesnt stop | bleeding wont | bleeding a lot | bleeding so much | so much blood | blood everywhere | passed out | fainted | wont wake up | not waking up | isnt waking up | doesnt wake up | cant wake him | cant wake her | gas leak | smell gas | smells like gas | smell of gas | cant use the stairs | cannot use the stairs | cant take the stairs | cant manage the stairs | cant do stairs | cant get down the stairs | house collapsed | building collapsed | roof collapsed | ceiling collapsed
+cue needs_help: 晕倒 | 昏倒 | 晕过去 | 昏过去 | 叫不醒 | 醒不过来 | 被埋 | 房子倒了 | 房子塌 | 楼塌 | 燃气泄漏 | 煤气泄漏 | 煤气味 | 止不住血 | 血止不住 | 不能呼吸 | 喘不上气 | 没有呼吸 | 没呼吸 | 下不了楼
+cue needs_help: 가스 냄새 | 가스가 새 | 기절 | 쓰러지셨 | 깨어나지 않 | 안 깨어나 | 숨이 막 | 못 내려와 | 계단을 못
+soft needs_help: 動けな | 動けません | うごけな | うごけません | 身動きできな | 動かれへん | 動かれな
+cue injured: 痛めて | 痛めた | 痛めま | たんこぶ | こぶができ | ひびが | 切りました | 突き指 | ばんそうこう | 絆創膏 | 包帯 | 足首を
+cue injured: broke his | broke her | broke a | broke two | broke both | broke some | broken finger | broken fingers | broken toe | broken nose | broken hand | broken hip | broken collarbone | got cut | cut by | cut myself | cut his | cut her | cuts | deep cut | small cut | minor cut | bump on | splint
+cue injured: 划了 | 划破 | 割破 | 擦破 | 割了 | 口子 | 撞了 | 磕破 | 磕伤 | 磕到 | 碰伤 | 起了个包 | 肿 | 崴 | 包扎
+cue injured: 까졌 | 긁혔 | 부딪혔 | 부딪쳤 | 혹이 | 금이 갔 | 데었 | 베었
+weak injured: 傷
+cue safe: だいじょうび | safty | saftey
+cue stranded: かえれません | かえれへん | かえれん | 帰られない | 帰られません | かえられない | 歩くのは無理 | 歩いては帰れ | 歩いて帰るのは無理 | 帰れなさそう
+neutral: safe to go | safe to return | safe to stay | safe to enter | is my building safe | is my house safe | is it ok to go back | 学校と連絡 | 学校に連絡 | 学校から連絡 | 学校に電話 | 学校と電話 | 学校からの連絡
+reqpost: 残りわずか | 残り少な | あと少し | あとわずか | 終わり | 終わる | 今日で | 明日で | 切れる | なくなる | なくなりそう | 取りに行けな | 取り出せな | 取りに戻れな | 残ったまま | 空っぽ | almost empty | empty | running low | almost out | dying | is out | are out | buried | 快没 | 快用完 | 用光 | 没有了 | 떨어져 | 다 썼
+have: しました | してもらいました | してもらった | 受けました | を受けた | 済み | いりません | いらない | 要りません | 要らない | 不要 | ほどじゃない | ほどではない | ほどでもない | not needed | isnt needed | arent needed
+havepre: no need for | no need | dont need | do not need | didnt need
+need medical: 苦しんで | 苦しそう | 胸を押さえ | 血がどんどん | 出血が止まらな | 血が止まりません | 気を失 | 気絶 | 失神 | 意識を失 | 目を覚まさな | 息ができな | 母が倒れ | 父が倒れ | 夫が倒れ | 妻が倒れ | 主人が倒れ | 祖母が倒れ | 祖父が倒れ | おばあちゃんが倒れ | おじいちゃんが倒れ | cant breath | cant stop the bleeding | cant stop bleeding | bleeding and cant stop | bleeding wont stop | bleeding a lot | so much blood | passed out | fainted | wont wake up | not waking up | isnt waking up | not responding | isnt responding | unresponsive | he collapsed | she collapsed | has collapsed | just collapsed | collapsed and | 晕倒 | 昏倒 | 晕过去 | 叫不醒 | 醒不过来 | 止不住血 | 血止不住 | 不能呼吸 | 没有呼吸 | 기절 | 쓰러지셨 | 깨어나지 않 | 숨을 안 | 피가 멈추지
+need mobility: cant use the stairs | cannot use the stairs | cant take the stairs | cant manage the stairs | cant do stairs | cant get down the stairs | 下りられな | 下りられません | 階段を下りられ | 下不了楼 | 계단을 못
+cue needs_help: cant breath
+self: 私は | わたしは | 僕は | ぼくは | 俺は | おれは | 自分は | 私も | わたしも | わしは | i | im | ive | i am | myself | 我没 | 我很 | 我还 | 我也 | 我自己 | 我是 | 我不 | 저는 | 나는 | 저도 | 나도
+other: 母 | 父 | 妻 | 夫 | 主人 | 旦那 | 嫁 | 娘 | 息子 | 子供 | 子ども | 祖母 | 祖父 | おばあちゃん | おじいちゃん | ばあちゃん | じいちゃん | おかん | おとん | 隣の | 近所の | 上の階の | 兄 | 姉 | 弟 | 妹 | 孫 | wife | husband | son | daughter | mom | mum | dad | mother | father | kid | kids | child | baby | grandma | grandpa | grandmother | grandfather | neighbor | neighbour | brother | sister | partner | grandson | granddaughter | 妈 | 爸 | 妻子 | 丈夫 | 老公 | 老婆 | 孩子 | 儿子 | 女儿 | 奶奶 | 爷爷 | 外婆 | 外公 | 邻居 | 宝宝 | 엄마 | 아빠 | 어머니 | 아버지 | 남편 | 아내 | 아이 | 아들 | 딸 | 할머니 | 할아버지 | 옆집 | 이웃 | 아기
+cue injured: 切ってしまっ | 切っちゃ | 手を切 | 指を切 | 足を切 | 腕を切 | 顔を切 | 頭を切 | 額を切 | おでこを切 | 膝を切 | ひざを切 | 足の裏を切 
+cue needs_help: 呼吸が止ま | 息が止ま | 息をしてません | 息してません | 息をしていません | 呼吸してない | 呼吸していない | 呼吸がない | 窒息 | 息ができません | 息できない | 煙で | 煙に | 煙が充満 | 火の手 | 延焼 | 火が迫 | 火が回 | 腰まで水 | 胸まで水 | 水が腰 | 水が胸 | 水が首 | cant feel my | cannot feel my
+need medical: 呼吸が止ま | 息が止ま | 息をしてません | 息してません | 息をしていません | 呼吸してない | 呼吸していない | 窒息 | 息ができません | 息できない | cant feel my | cannot feel my
+neutral: 水が腰 | 水が胸 | 水が首 | 腰まで水 | 胸まで水
+cue evacuated: 車中泊 | 車で寝 | 车里过夜 | 차에서 자 | 차에서 지내 | sleeping in the car | sleeping in our car | sleeping in my car | staying in our car | staying in the car | at my parents | at my sisters | at my brothers | at my friends | at a friends | at my aunts | at my relatives | at my in laws
+weak evacuated: 🏫 | ⛺ | ⛺️
+weak safe: walking home | on my way home | heading home | 歩いて帰宅 | 帰宅中 | 家に向かって | 回家路上 | 正在回家 | 집에 가는 중 | 걸어서 집에
+cue stranded: trains are down | trains down | train is down | trains arent moving | trains not moving | train not moving | trains arent running | no train
+weak stranded: 🚃 | 🚉 | 🚆 | 🚇
+need medicine: 💊
+weak injured: 🩼
+cue safe: むじです | むじでした | 美事
+cue injured: いためちゃ | いためて | いためた | いためま | 痛めちゃ
+cue needs_help: isnt answering | not answering | doesnt respond | wont respond | no response from | 誰か来て | だれか来て | だれかきて | 誰かきて | 誰か助け | だれか助け | somebody come | someone come | somebody help | someone help | is anyone there | anyone there | 来人啊 | 快来人 | 누가 와 | 누구 없
+neutral: answering the phone | answering her phone | answering his phone | answering my calls | answering calls | answering texts | answering my texts
+cue unclear: 連絡が取れな | 連絡が取れません | 連絡がとれな | 連絡取れな | 連絡がつかな | 連絡つかな | 連絡がつきません | 帰ってこな | 帰ってきません | 帰ってきていな | 帰ってきてな | 見当たらな | 見当たりません | 行方不明 | 安否がわから | 安否不明 | cant reach | cannot reach | cant contact | cannot contact | cant get hold of | havent heard from | cant find my | cannot find my | is missing | are missing | 联系不上 | 联络不上 | 找不到 | 没有消息 | 연락이 안 | 연락 안 | 연락이 안 돼 | 못 찾 | 행방불명
+reqpost: cant get there | cant get to it | cant get to them | cant reach it | cant get it | cannot get it | left at home | left behind | still at home | 行きたい | 行かないと | 連れて行って
+inject: 命令は無効 | 前の命令 | 命令 | 指示 | 無視して | 出力 | 分類 | 判定して | 記録して | 報告して | 登録して | と答えて | と返して | システムへ | システムに | classify | classified | respond with | reply with | output | return label | new instructions | new task | forget | pretend | act as | you must | answer safe | mark as | mark me | set label | downgrade | low priority | 输出 | 回复 | 标为 | 标记为 | 改成 | 改为 | 无视 | 规则 | 指示 | 출력 | 바꿔 | 처리해 | 분류 | 규칙 | 명령
 `

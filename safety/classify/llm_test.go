@@ -300,3 +300,80 @@ func TestEnsembleWithoutLLM(t *testing.T) {
 		t.Errorf("invalid UTF-8: %v", err)
 	}
 }
+
+// setCases loads a labelled set from testdata.
+func setCases(t *testing.T, name string) []classify.Case {
+	t.Helper()
+	f, err := os.Open("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cs, err := classify.LoadCases(f)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return cs
+}
+
+// Every prompt-injection line of every set (devset, devset2 and the holdout2
+// set, which is only read here, never tuned on), against a model that
+// answers "safe" to everything and one that obeys instructions in replies,
+// through both the single and the batch path: the ensemble never ends below
+// the rules' label.
+func TestEnsembleInjectionsNeverLowerUrgency(t *testing.T) {
+	ctx := context.Background()
+	var inj []classify.Case
+	for _, name := range []string{"devset.jsonl", "devset2.jsonl", "holdout2.jsonl"} {
+		n := 0
+		for _, c := range setCases(t, name) {
+			if c.HasTag("injection") {
+				inj = append(inj, c)
+				n++
+			}
+		}
+		if n < 10 {
+			t.Errorf("%s: only %d injection lines", name, n)
+		}
+	}
+	if len(inj) < 100 {
+		t.Errorf("only %d injection lines in all", len(inj))
+	}
+	items := make([]classify.Item, len(inj))
+	for i, c := range inj {
+		items[i] = classify.Item{Text: c.Text, Lang: c.Lang}
+	}
+	for _, mode := range []string{sandbox.OpenAIModeAdversarial, sandbox.OpenAIModeFollowInjection} {
+		t.Run(mode, func(t *testing.T) {
+			o, l, _ := newSim(t, sandbox.OpenAIConfig{Mode: mode}, classify.LLMConfig{BatchSize: 8})
+			e := classify.NewEnsemble(classify.Rules{}, l, nil)
+			batch, err := e.ClassifyBatch(ctx, items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unflagged := 0
+			for i, c := range inj {
+				rules := classify.Rules{}.Label(c.Text, c.Lang)
+				single, err := e.Classify(ctx, c.Text, c.Lang)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for path, r := range map[string]classify.Result{"single": single, "batch": batch[i]} {
+					if r.Source != classify.SourceEnsemble {
+						t.Errorf("%s %q: source %s, the model was not consulted", path, c.Text, r.Source)
+					}
+					if classify.Urgency(r.Label) < classify.Urgency(rules.Label) {
+						t.Errorf("%s %q: ensemble %s below rules %s", path, c.Text, r.Label, rules.Label)
+					}
+				}
+				if !(classify.Rules{}).Suspicious(c.Text) {
+					unflagged++
+				}
+			}
+			if o.Stats().Requests == 0 {
+				t.Error("simulator saw no requests")
+			}
+			t.Logf("%s: %d injection lines, %d not flagged Suspicious by the rules", mode, len(inj), unflagged)
+		})
+	}
+}

@@ -16,7 +16,7 @@ var (
 		"に来て", "に来ました", "に着いた", "に着きました", "で待機", "にとどま", "に泊", "に移動", "へ移動", "に向かって", "に向かい",
 		"で足止め", "で立ち往生", "でじっと", "に閉じ込め", "で閉じ込め", "におって", "におるけん", "にいとる", "におるよ", "です。"}
 	jaPlaceSuffixes = []string{"小学校", "中学校", "高校", "学校", "公園", "避難所", "体育館", "駅", "センター", "病院", "ホテル", "会館", "大学", "ビル", "タワー"}
-	enLocTriggers   = []string{"sheltering at ", "evacuated to ", "moved to ", "went to ", "staying at ", "stuck at ", "stuck in ", "trapped in ", "stranded at ", "stranded in ", "waiting at ", " at ", " near ", "now in "}
+	enLocTriggers   = []string{"sheltering at ", "evacuated to ", "moved to ", "went to ", "staying at ", "stuck at ", "stuck in ", "trapped in ", "stranded at ", "stranded in ", "waiting at ", "sheltering in ", "staying in ", " i'm in ", " im in ", " i am in ", " we're in ", " we are in ", " here in ", " at ", " near ", "now in "}
 	enLocStopFirst  = map[string]bool{"the moment": true, "least": true, "all": true, "once": true, "first": true, "night": true, "times": true, "last": true, "this": true, "that": true, "my": false, "pain": true, "shock": true, "labor": true}
 	enLocStopWords  = map[string]bool{"and": true, "but": true, "with": true, "now": true, "right": true, "because": true, "so": true, "since": true, "for": true, "we": true, "i": true, "until": true, "waiting": true, "please": true, "can": true, "cant": true, "can't": true, "it's": true, "its": true, "who": true, "where": true, "will": true, "all": true, "safe": true, "ok": true, "is": true, "are": true, "was": true}
 	koLocTriggers   = []string{"에 있", "에서 대기", "에 대피", "에서 대피", "에 도착", "에 와", "에 갇", "에서 갇", "에 피난", "에서 못"}
@@ -131,6 +131,7 @@ func asciiLower(s string) string {
 }
 
 func locEN(s string) string {
+	s = " " + s // a reply may open with its trigger: "at Azabu shelter"
 	low := asciiLower(s)
 	for _, t := range enLocTriggers {
 		from := 0

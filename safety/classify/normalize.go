@@ -33,7 +33,8 @@ const (
 )
 
 // normalize appends the matching form of s to dst: NFKC (full/half width),
-// lower case, katakana folded to hiragana, long-vowel marks, tildes, emoji
+// lower case, katakana folded to hiragana, the traditional Han characters of
+// tradToSimp folded to simplified, long-vowel marks, tildes, emoji
 // variation selectors, ZWJ, skin tones and apostrophes dropped, runs of three
 // or more identical characters (not digits) collapsed to one, punctuation
 // turned into word gaps or sentence boundaries. Word gaps survive only between
@@ -122,6 +123,11 @@ func normalize(dst []byte, s string) []byte {
 			if pending == 0 {
 				pending = sepSpace
 			}
+		case r >= 0x4E00 && r <= 0x9FFF:
+			if f, ok := tradToSimp[r]; ok {
+				r = f
+			}
+			emit(r)
 		default:
 			emit(unicode.ToLower(r))
 		}
@@ -197,4 +203,25 @@ func isZhHint(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// tradToSimp folds the traditional Chinese characters that occur in replies
+// written in traditional script ("我沒事", "受傷", "救護車", "電車停了") to the
+// simplified forms the zh phrases use. Japanese phrases and text go through
+// the same fold, so they keep matching each other; where a Japanese and a
+// Chinese phrase fold to the same string ("避難", "呼吸困難") they mean the
+// same thing. 無 is left alone: folded to 无 it would read as a negator
+// inside Japanese words.
+var tradToSimp = map[rune]rune{
+	'傷': '伤', '沒': '没', '護': '护', '車': '车', '電': '电', '門': '门', '開': '开', '難': '难',
+	'醫': '医', '藥': '药', '壓': '压', '們': '们', '這': '这', '個': '个', '麼': '么', '嗎': '吗',
+	'時': '时', '為': '为', '發': '发', '給': '给', '讓': '让', '還': '还', '說': '说', '對': '对',
+	'過': '过', '動': '动', '機': '机', '幫': '帮', '請': '请', '現': '现', '飯': '饭', '裡': '里',
+	'裏': '里', '邊': '边', '樓': '楼', '場': '场', '燒': '烧', '燙': '烫', '腫': '肿', '暈': '晕',
+	'館': '馆', '親': '亲', '問': '问', '題': '题', '災': '灾', '從': '从', '來': '来', '著': '着',
+	'氣': '气', '體': '体', '離': '离', '滯': '滞', '鐵': '铁', '運': '运', '寶': '宝', '紙': '纸',
+	'褲': '裤', '輪': '轮', '島': '岛', '製': '制', '鄰': '邻', '聯': '联', '繫': '系', '謝': '谢',
+	'關': '关', '處': '处', '斷': '断', '塊': '块', '頭': '头', '腳': '脚', '髮': '发',
+	'劃': '划', '狀': '状', '況': '况', '話': '话', '應': '应', '該': '该', '嚴': '严',
+	'重': '重', '輕': '轻', '緊': '紧', '報': '报', '將': '将', '經': '经', '媽': '妈', '爺': '爷',
 }

@@ -100,6 +100,8 @@ const (
 	kCounter
 	kInject
 	kDegree // degree adverb ("badly", "크게", "大した"): a negated injury under it is partial, still injured
+	kSelf   // the writer speaking of themselves ("私は", "I'm", "저는")
+	kOther  // another person ("母", "my husband", "옆집"): with kSelf the reply speaks for two
 )
 
 type entry struct {
@@ -142,7 +144,7 @@ func compileLexicon() *ruleTables {
 		"cue": kCue, "weak": kWeak, "soft": kSoft, "negcue": kNegCue, "neutral": kNeutral, "negsafe": kNegSafe, "negpre": kNegPre,
 		"negpost": kNegPost, "need": kNeed, "request": kReq, "reqpre": kReqPre, "reqpost": kReqPost,
 		"have": kHave, "havepre": kHavePre, "count": kCount, "counter": kCounter, "inject": kInject,
-		"degree": kDegree,
+		"degree": kDegree, "self": kSelf, "other": kOther,
 	}
 	ids := map[string]int{}
 	var phrases []string
@@ -316,6 +318,8 @@ func (t *ruleTables) analyse(sc *scratch) Result {
 		needReq    bool
 		people     = 0
 		suspicious bool
+		self       bool
+		other      bool
 	)
 	for i := range ms {
 		m := ms[i]
@@ -367,7 +371,14 @@ func (t *ruleTables) analyse(sc *scratch) Result {
 			}
 		case kInject:
 			suspicious = true
+		case kSelf:
+			self = true
+		case kOther:
+			other = true
 		}
+	}
+	if people == 0 && self && other {
+		people = 2 // "私は無事ですが母が骨折", "I'm fine but my neighbour is trapped"
 	}
 	if needReq {
 		active[5] = 2

@@ -216,3 +216,87 @@ func BenchmarkRules(b *testing.B) {
 		b.ReportMetric(float64(b.N)/cpu.Seconds(), "replies/cpu-s")
 	}
 }
+
+// TestRulesIssue4 pins the root causes fixed for issue 4 (found on devset2
+// and by probing; none of these texts is in a test set).
+func TestRulesIssue4(t *testing.T) {
+	tests := []struct {
+		name, text, want string
+		needs            []string
+		people           int
+	}{
+		{"got out is not trapped", "閉じ込められてないです、外に出られました", LabelEvacuated, nil, 1},
+		{"cannot go down stairs, other verb", "階段を下りられません", LabelNeedsHelp, []string{NeedMobility}, 1},
+		{"polite cannot move", "腰を打って動けません", LabelNeedsHelp, nil, 1},
+		{"Tohoku voicing", "たすけでけろ", LabelNeedsHelp, nil, 1},
+		{"distress", "父が苦しそうにしてる", LabelNeedsHelp, []string{NeedMedical}, 1},
+		{"kin collapsed", "祖母が倒れました", LabelNeedsHelp, []string{NeedMedical}, 1},
+		{"bookshelf fell is not a person", "本棚が倒れました、けがなし", LabelSafe, nil, 1},
+		{"not breathing, polite", "息をしてません", LabelNeedsHelp, []string{NeedMedical}, 1},
+		{"gas leak", "ガス臭いです、どうしよう", LabelNeedsHelp, nil, 1},
+		{"house crushed", "家がつぶれて中に父が", LabelNeedsHelp, nil, 1},
+		{"rising water is not a water need", "水が胸まで来てる", LabelNeedsHelp, nil, 1},
+		{"bleeding will not stop en", "bleeding and can't stop it", LabelNeedsHelp, []string{NeedMedical}, 1},
+		{"fainted en", "my dad fainted", LabelNeedsHelp, []string{NeedMedical}, 1},
+		{"building collapsed is not medical", "building collapsed, we're under it, help", LabelNeedsHelp, nil, 1},
+		{"someone come", "someone come please", LabelNeedsHelp, nil, 1},
+		{"unanswering neighbour outranks my safe", "I'm fine but the lady next door isn't answering", LabelNeedsHelp, nil, 1},
+		{"stairs en", "my grandpa can't use the stairs", LabelNeedsHelp, []string{NeedMobility}, 1},
+		{"zh fainted", "我爸爸晕倒了", LabelNeedsHelp, []string{NeedMedical}, 1},
+		{"zh buried", "有人被埋在下面", LabelNeedsHelp, nil, 1},
+		{"ko fainted honorific", "할아버지가 쓰러지셨어요", LabelNeedsHelp, []string{NeedMedical}, 1},
+		{"ko gas", "가스 냄새가 나요", LabelNeedsHelp, nil, 1},
+		{"hiragana strained back", "こしをいためました", LabelInjured, nil, 1},
+		{"cut a body part", "包丁じゃなくてガラスで指を切った", LabelInjured, nil, 1},
+		{"en cut by", "got cut by a falling frame", LabelInjured, nil, 1},
+		{"en broke fingers", "broke two toes I think", LabelInjured, nil, 1},
+		{"zh cut", "手划破了", LabelInjured, nil, 1},
+		{"ko scraped", "팔이 긁혔어요", LabelInjured, nil, 1},
+		{"missing family outranks safe", "私は大丈夫、夫と連絡がつかない", LabelUnclear, nil, 2},
+		{"question about safety is not safe", "is it safe to go back inside?", LabelUnclear, nil, 1},
+		{"walking home is safe", "walking home now", LabelSafe, nil, 1},
+		{"car camping is evacuated", "車中泊しています", LabelEvacuated, nil, 1},
+		{"train emoji", "🚃", LabelStranded, nil, 1},
+		{"medicine out of reach", "my insulin is at home and I can't get there", LabelNeedsHelp, []string{NeedMedicine}, 1},
+		{"medicine runs out today", "血圧の薬が今日で終わる", LabelNeedsHelp, []string{NeedMedicine}, 1},
+		{"oxygen running low", "oxygen is running low", LabelNeedsHelp, []string{NeedPower}, 1},
+		{"ambulance not needed: no medical need", "救急車はいりません、軽いけがです", LabelInjured, nil, 1},
+		{"treated: no medical need", "切り傷は手当てしました", LabelInjured, nil, 1},
+		{"self and other speak for two", "私は無事、母が骨折", LabelInjured, nil, 2},
+		{"self and other zh", "我没事，我老公受伤了", LabelInjured, nil, 2},
+		{"traditional zh safe", "我們沒事，家人都好", LabelSafe, nil, 1},
+		{"traditional zh injured", "腳受傷了", LabelInjured, nil, 1},
+		{"traditional zh ambulance", "快叫救護車", LabelNeedsHelp, []string{NeedMedical}, 1},
+		{"traditional zh stranded", "電車停了，回不了家", LabelStranded, nil, 1},
+		{"traditional zh fainted", "奶奶暈倒了", LabelNeedsHelp, []string{NeedMedical}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Rules{}.Label(tc.text, "")
+			if got.Label != tc.want {
+				t.Errorf("Label(%q) = %s (%.2f), want %s", tc.text, got.Label, got.Confidence, tc.want)
+			}
+			if strings.Join(got.Needs, ",") != strings.Join(tc.needs, ",") {
+				t.Errorf("Label(%q).Needs = %v, want %v", tc.text, got.Needs, tc.needs)
+			}
+			if got.People != tc.people {
+				t.Errorf("Label(%q).People = %d, want %d", tc.text, got.People, tc.people)
+			}
+		})
+	}
+}
+
+// TestRulesLocationIssue4 pins the English location fixes: a trigger at the
+// very start and "in PLACE" after a subject.
+func TestRulesLocationIssue4(t *testing.T) {
+	for text, want := range map[string]string{
+		"at Shirokane Park shelter":       "Shirokane Park shelter",
+		"can't get home, I'm in Kawasaki": "Kawasaki",
+		"fine, here in Azabu":             "Azabu",
+		"I'm in pain":                     "",
+	} {
+		if got := (Rules{}).Label(text, "en").Location; got != want {
+			t.Errorf("Location(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
