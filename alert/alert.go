@@ -317,6 +317,8 @@ type Store interface {
 
 	AddCounts(ctx context.Context, alertID string, deltas map[string]int64) error
 	Counts(ctx context.Context, alertID string) (map[string]int64, error)
+	// SetCounts sets the named counts to the given values and leaves the
+	// others (delivery receipts) alone.
 	SetCounts(ctx context.Context, alertID string, counts map[string]int64) error
 
 	// PutRefs records which batch and recipient a provider message id belongs to.

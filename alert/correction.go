@@ -60,34 +60,31 @@ func CorrectionID(id string) string { return id + ".corr" }
 
 // Cancel stops an alert: queued batches are not sent, and (see Correction)
 // a correction goes to everyone the alert already reached, on the same
-// channels. correction is the operator's text per language; it is variadic
-// only so that older callers compile, and at most one may be given. A
-// second cancel, or cancelling a finished alert, is refused with ErrState
-// and changes nothing. The returned alert's Correction names the
+// channels. correction is the operator's text per language (nil: none). A
+// finished alert can be cancelled too (it is withdrawn: screens clear it and
+// the people it reached are corrected), and so are the failover alerts made
+// from it (see FailoverID). A second cancel is refused with ErrState and
+// changes nothing. The returned alert's Correction names the
 // correction alert or says why there is none.
-func (s *Service) Cancel(ctx context.Context, id, actor, reason string, correction ...map[string]string) (*Alert, error) {
+func (s *Service) Cancel(ctx context.Context, id, actor, reason string, correction map[string]string) (*Alert, error) {
 	reason = strings.TrimSpace(reason)
 	if len([]rune(reason)) > 500 {
 		return nil, &InputError{"reason", "at most 500 characters"}
 	}
-	if len(correction) > 1 {
-		return nil, &InputError{"correction", "give one correction"}
-	}
-	var text map[string]string
-	if len(correction) == 1 {
-		var err error
-		if text, err = s.cleanCorrection(correction[0]); err != nil {
-			return nil, err
-		}
+	text, err := s.cleanCorrection(correction)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	a, err := s.store.UpdateAlert(ctx, id, func(a *Alert) error {
-		if Terminal(a.Status) {
-			return fmt.Errorf("cancel alert in status %s: %w", a.Status, ErrState)
+		if a.Status == StatusCancelled {
+			return fmt.Errorf("alert already cancelled: %w", ErrState)
 		}
 		a.Status = StatusCancelled
 		a.CancelReason = reason
-		a.CompletedAt = &now
+		if a.CompletedAt == nil {
+			a.CompletedAt = &now
+		}
 		if len(text) > 0 || !a.Drill {
 			a.Correction = &Correction{Due: true, Text: text, By: actor, Note: NoteCorrectionDue}
 		} else {
@@ -99,6 +96,7 @@ func (s *Service) Cancel(ctx context.Context, id, actor, reason string, correcti
 		return nil, err
 	}
 	s.log.Info("alert cancelled", "alert", id, "by", actor)
+	s.cancelFailovers(ctx, a, actor, reason, correction)
 	if a.Correction.Due {
 		c, err := s.correct(ctx, a)
 		if err != nil {
@@ -281,5 +279,21 @@ func (s *Service) ResumeCorrections(ctx context.Context) error {
 			}
 		}
 		after = page[len(page)-1].ID
+	}
+}
+
+// cancelFailovers cancels the failover alerts of a, which continue its
+// delivery on the next channels and so carry the same wrong message. Each
+// corrects the people it reached itself.
+func (s *Service) cancelFailovers(ctx context.Context, a *Alert, actor, reason string, correction map[string]string) {
+	if a.Mode != ModeFirstReachable {
+		return
+	}
+	for _, ch := range a.Channels {
+		child := FailoverID(a.ID, ch)
+		_, err := s.Cancel(ctx, child, actor, reason, correction)
+		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrState) {
+			s.log.Error("cancel failover alert", "alert", a.ID, "failover", child, "err", err)
+		}
 	}
 }

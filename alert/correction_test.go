@@ -314,7 +314,7 @@ func TestDrillCorrection(t *testing.T) {
 		defer mu.Unlock()
 		return line.sent(id)[lineID(1)] == 1 && slices.Contains(held, id)
 	})
-	got, err := h.svc.Cancel(ctx, id, "bob", "stop the drill")
+	got, err := h.svc.Cancel(ctx, id, "bob", "stop the drill", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestCancelRules(t *testing.T) {
 	if v, _ := h.svc.Get(ctx, a.ID); v.CorrectionNote != alert.NoteReachedNobody || v.CorrectionID != "" {
 		t.Fatalf("view %+v", v)
 	}
-	if _, err := h.svc.Cancel(ctx, a.ID, "bob", "again"); !errors.Is(err, alert.ErrState) {
+	if _, err := h.svc.Cancel(ctx, a.ID, "bob", "again", nil); !errors.Is(err, alert.ErrState) {
 		t.Fatalf("cancel twice: %v", err)
 	}
 	if _, err := h.svc.Approve(ctx, a.ID, "bob"); !errors.Is(err, alert.ErrState) {

@@ -231,14 +231,14 @@ func TestTwoPersonRule(t *testing.T) {
 	if _, err := h.svc.Approve(ctx, a.ID, "carol"); !errors.Is(err, alert.ErrState) {
 		t.Fatalf("second approval: %v", err)
 	}
-	if _, err := h.svc.Cancel(ctx, a.ID, "bob", "test"); err != nil {
+	if _, err := h.svc.Cancel(ctx, a.ID, "bob", "test", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.svc.Cancel(ctx, a.ID, "bob", "again"); !errors.Is(err, alert.ErrState) {
+	if _, err := h.svc.Cancel(ctx, a.ID, "bob", "again", nil); !errors.Is(err, alert.ErrState) {
 		t.Fatalf("second cancel: %v", err)
 	}
 	b, _ := h.svc.Create(ctx, req("line"), "alice")
-	h.svc.Cancel(ctx, b.ID, "alice", "")
+	h.svc.Cancel(ctx, b.ID, "alice", "", nil)
 	if _, err := h.svc.Approve(ctx, b.ID, "bob"); !errors.Is(err, alert.ErrState) {
 		t.Fatalf("approve cancelled: %v", err)
 	}
@@ -423,7 +423,7 @@ func TestCancelStopsQueuedBatches(t *testing.T) {
 	id := h.send(req("line"))
 	h.wait(id, alert.StatusDispatching)
 	line.gate <- struct{}{} // let exactly one batch through
-	if _, err := h.svc.Cancel(context.Background(), id, "bob", "wrong area"); err != nil {
+	if _, err := h.svc.Cancel(context.Background(), id, "bob", "wrong area", nil); err != nil {
 		t.Fatal(err)
 	}
 	close(line.gate)

@@ -2,6 +2,7 @@ package alert_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -89,5 +90,69 @@ func TestUnknownModeIsRefused(t *testing.T) {
 	r.Mode = "whichever"
 	if _, err := h.svc.Create(context.Background(), r, "alice"); err == nil {
 		t.Fatal("unknown mode accepted")
+	}
+}
+
+// A wrong alert that has already gone out in full can still be withdrawn:
+// cancelling the completed alert corrects everyone it reached, and the
+// failover alert made from it is cancelled and corrected too.
+func TestCancelCompletedAlertWithdrawsItAndItsFailover(t *testing.T) {
+	h := newHarness(t, "")
+	h.people(6, true, true, "shiba")
+	line := newFakeLINE()
+	blocked := fmt.Sprintf("U%032x", 2)
+	line.fail = func(b *alert.Batch, _ int) error {
+		for _, r := range b.Recipients {
+			if r.Address == blocked {
+				return &alert.SendError{Status: 400, Msg: "The user hasn't added the account as a friend"}
+			}
+		}
+		return nil
+	}
+	sms := &fakeSMS{got: map[string]int{}, attempts: map[string]int{}}
+	h.start([]alert.Sender{line, sms}, nil)
+	r := req("line", "sms")
+	r.Mode = alert.ModeFirstReachable
+	r.Drill = false
+	id := h.send(r)
+	h.wait(id, alert.StatusCompleted)
+	fo := h.wait(alert.FailoverID(id, "line"), alert.StatusCompleted)
+	if fo.Counts["sms"].Sent == 0 {
+		t.Fatalf("failover sent nothing: %+v", fo.Counts)
+	}
+	ctx := context.Background()
+	got, err := h.svc.Cancel(ctx, id, "bob", "sent in error", nil)
+	if err != nil {
+		t.Fatalf("cancel completed alert: %v", err)
+	}
+	if got.Status != alert.StatusCancelled || got.Correction == nil {
+		t.Fatalf("cancelled alert %+v", got)
+	}
+	fv, err := h.svc.Get(ctx, fo.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fv.Status != alert.StatusCancelled {
+		t.Fatalf("failover alert is %s after its parent was cancelled", fv.Status)
+	}
+	// Each alert's correction goes to the people that alert reached.
+	for _, aid := range []string{id, fo.ID} {
+		c := h.wait(alert.CorrectionID(aid), alert.StatusCompleted)
+		ds, _, err := h.svc.Deliveries(ctx, aid, "", "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reached := 0
+		for _, d := range ds {
+			if d.State == "sent" || d.State == "delivered" {
+				reached++
+			}
+		}
+		if reached == 0 || len(c.Target.ResidentIDs) != reached {
+			t.Fatalf("correction of %s targets %d people, the alert reached %d", aid, len(c.Target.ResidentIDs), reached)
+		}
+	}
+	if _, err := h.svc.Cancel(ctx, id, "bob", "again", nil); !errors.Is(err, alert.ErrState) {
+		t.Fatalf("second cancel: %v", err)
 	}
 }

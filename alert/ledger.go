@@ -62,19 +62,35 @@ type Ledger struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
-// tally adds the ledger's recipient states to counts under channel-prefixed keys.
+// Count keys per channel. Workers and the recount own sent, failed and
+// cancelled (the recount replaces them with exact figures from the ledgers
+// when an alert finishes); delivery receipts, which arrive at any time, also
+// after that, only ever add to their own keys, so a receipt is never counted
+// twice nor lost to a recount. A receipt moves a recipient that the ledger
+// tallies as sent to delivered or undelivered.
+const (
+	countSent               = ".sent"
+	countFailed             = ".failed"
+	countCancelled          = ".cancelled"
+	countReceiptDelivered   = ".receipt_delivered"
+	countReceiptUndelivered = ".receipt_undelivered"
+)
+
+// tally adds the ledger's recipient states to counts under channel-prefixed
+// keys. Every key the recount owns is present, zero or not, so that the
+// recount resets counts the ledgers no longer support.
 func (l *Ledger) tally(channel string, c map[string]int64) {
+	c[channel+countSent] += 0
+	c[channel+countFailed] += 0
+	c[channel+countCancelled] += 0
 	for _, s := range l.R {
 		switch s {
-		case RecipientSent:
-			c[channel+".sent"]++
-		case RecipientDelivered:
-			c[channel+".sent"]++
-			c[channel+".delivered"]++
-		case RecipientFailed, RecipientUndelivered:
-			c[channel+".failed"]++
+		case RecipientSent, RecipientDelivered, RecipientUndelivered:
+			c[channel+countSent]++
+		case RecipientFailed:
+			c[channel+countFailed]++
 		case RecipientCancelled:
-			c[channel+".cancelled"]++
+			c[channel+countCancelled]++
 		}
 	}
 }

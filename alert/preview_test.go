@@ -83,7 +83,7 @@ func TestPreviewShowsAudienceAndExactTexts(t *testing.T) {
 	if p2.Drill || p2.Audience.Total != 3 || !strings.HasPrefix(p2.Texts[0].Text, "【地震】") || !contains(p2.Warnings, "LIVE") {
 		t.Fatalf("pending preview %+v", p2)
 	}
-	if _, err := h.svc.Cancel(ctx, a.ID, "bob", "test"); err != nil {
+	if _, err := h.svc.Cancel(ctx, a.ID, "bob", "test", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.svc.PreviewAlert(ctx, a.ID, alert.PreviewSource{Audience: h.dir}); !errors.Is(err, alert.ErrState) {

@@ -220,9 +220,10 @@ func (s *Service) view(ctx context.Context, a *Alert) (View, error) {
 		v.CorrectionID, v.CorrectionNote = c.ID, c.Note
 	}
 	for _, ch := range a.Channels {
+		undelivered := c[ch+countReceiptUndelivered]
 		k := Counts{
-			Planned: int64(a.PlannedByChannel[ch]), Sent: c[ch+".sent"],
-			Delivered: c[ch+".delivered"], Failed: c[ch+".failed"],
+			Planned: int64(a.PlannedByChannel[ch]), Sent: c[ch+countSent] - undelivered,
+			Delivered: c[ch+countReceiptDelivered], Failed: c[ch+countFailed] + undelivered,
 		}
 		if a.Status != StatusCancelled {
 			k.Queued = max(0, k.Planned-k.Sent-k.Failed)
@@ -403,11 +404,10 @@ func (s *Service) applyStatus(ctx context.Context, ref Ref, status, code string)
 		}
 		l.R[ref.Index] = to
 		if to == RecipientDelivered {
-			deltas[b.Channel+".delivered"]++
+			deltas[b.Channel+countReceiptDelivered]++
 			return nil
 		}
-		deltas[b.Channel+".sent"]--
-		deltas[b.Channel+".failed"]++
+		deltas[b.Channel+countReceiptUndelivered]++
 		if l.Reasons == nil {
 			l.Reasons = map[int]string{}
 		}

@@ -90,6 +90,16 @@ func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job)
 			}
 			continue
 		}
+		// Read the status again now that the lease is taken: a cancel that
+		// came between the read above and the lease either saw this batch
+		// as sending (so its correction includes these people) or is seen
+		// here, and then nothing is sent (begin settles the batch).
+		if a, err = d.store.GetAlert(ctx, b.AlertID); err != nil {
+			return err
+		}
+		if a.Status == StatusCancelled {
+			continue
+		}
 		sub := b
 		if ch != ChannelLINE && len(p.todo) < len(b.Recipients) {
 			cp := *b

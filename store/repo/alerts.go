@@ -151,7 +151,8 @@ func (s Alerts) Counts(ctx context.Context, alertID string) (map[string]int64, e
 }
 
 // SetCounts implements alert.Store by adding the difference to the current
-// counts; callers use it when no other writer changes them.
+// values of the named counts; callers use it when no other writer changes
+// them.
 func (s Alerts) SetCounts(ctx context.Context, alertID string, counts map[string]int64) error {
 	cur, err := s.B.Counters(ctx, collAlertCounts, alertID)
 	if err != nil {
@@ -161,11 +162,6 @@ func (s Alerts) SetCounts(ctx context.Context, alertID string, counts map[string
 	for k, v := range counts {
 		if d := v - cur[k]; d != 0 {
 			diff[k] = d
-		}
-	}
-	for k, v := range cur {
-		if _, ok := counts[k]; !ok && v != 0 {
-			diff[k] = -v
 		}
 	}
 	if len(diff) == 0 {
