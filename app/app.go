@@ -258,10 +258,13 @@ func (a *App) buildSenders() ([]alert.Sender, alert.Vocabulary, error) {
 		}
 	}
 	statusURL := strings.TrimRight(cfg.PublicURL, "/") + "/webhooks/twilio/status"
+	// One Twilio request may take the attempt timeout, at most the client's
+	// own default: a request cut off after it took effect is sent again.
+	twilioTimeout := min(time.Duration(cfg.Alerts.AttemptTimeout), sms.DefaultTimeout)
 	if cfg.SMS.Enabled {
 		s, err := sms.New(sms.Config{
 			AccountSID: cfg.Secrets.TwilioAccountSID, AuthToken: cfg.Secrets.TwilioAuthToken, From: cfg.SMS.From,
-			BaseURL: cfg.SMS.BaseURL, StatusCallbackURL: statusURL,
+			BaseURL: cfg.SMS.BaseURL, StatusCallbackURL: statusURL, Timeout: twilioTimeout,
 		})
 		errs = append(errs, err)
 		if err == nil {
@@ -271,7 +274,7 @@ func (a *App) buildSenders() ([]alert.Sender, alert.Vocabulary, error) {
 	if cfg.Voice.Enabled {
 		s, err := voice.New(voice.Config{Config: sms.Config{
 			AccountSID: cfg.Secrets.TwilioAccountSID, AuthToken: cfg.Secrets.TwilioAuthToken, From: cfg.Voice.From,
-			BaseURL: cfg.Voice.BaseURL,
+			BaseURL: cfg.Voice.BaseURL, Timeout: twilioTimeout,
 		}, TwiMLURL: strings.TrimRight(cfg.PublicURL, "/") + voicePath})
 		errs = append(errs, err)
 		if err == nil {

@@ -28,7 +28,7 @@ func runFaults(t *testing.T, backend string) {
 		LINE: sandbox.LINEConfig{AccessToken: lineToken, MulticastRPS: 40, FailRate: 0.05, Seed: 7},
 		Twilio: sandbox.TwilioConfig{AccountSID: sid, AuthToken: twToken, MessagesPerSecond: 400, CallsPerSecond: -1,
 			FailRate: 0.05, Seed: 7, Logger: slog.New(slog.DiscardHandler)},
-		Faults: sandbox.FaultConfig{BurstEvery: 700 * time.Millisecond, BurstFor: 100 * time.Millisecond,
+		Faults: sandbox.FaultConfig{BurstEvery: 300 * time.Millisecond, BurstFor: 80 * time.Millisecond,
 			RetryAfter: time.Second, SlowRate: 0.02, SlowDelay: 1500 * time.Millisecond, Seed: 7},
 	})
 	if err != nil {

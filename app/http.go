@@ -22,14 +22,15 @@ import (
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
+	// Public endpoints get one token bucket per client (public_rate_limit).
+	limited := a.publicLimiter()
 	api := &console.API{
 		Auth: a.Auth, Alerts: a.Alerts, Safety: a.Safety, Residents: a.Residents,
 		Facilities: a.Facilities, Classifier: a.Classifier, Log: a.Log,
+		PublicLimit: limited.Wrap,
 	}
 	api.Commuters = a.Commuters // nil when there is no station data
 	api.Routes(mux)
-	// Public endpoints get one token bucket per client (public_rate_limit).
-	limited := a.publicLimiter()
 	public := limited.Wrap(a.Facilities.PublicHandler())
 	mux.Handle("GET /api/v1/facilities", public)
 	mux.Handle("GET /api/v1/facilities/nearest", public)

@@ -222,6 +222,9 @@ func TestSheltersRateLimit(t *testing.T) {
 	if code := s.call("POST", "/api/v1/holds", "", map[string]any{"facility_id": "E1310300001111", "party": 1}, nil); code != 429 {
 		t.Errorf("hold over the limit: %d", code)
 	}
+	if code := s.call("POST", "/api/v1/commuters/reports", "", map[string]any{"station": "shinagawa", "count": 1}, nil); code != 429 {
+		t.Errorf("commuter self-report over the limit: %d", code)
+	}
 	// Webhooks are signature-checked, not rate-limited: a bad signature is
 	// still a 401, not a 429.
 	resp, err := http.Post(s.url+"/webhooks/line", "application/json", strings.NewReader(`{"events":[]}`))

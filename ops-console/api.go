@@ -35,6 +35,9 @@ type API struct {
 	Commuters  *routing.Commuters
 	Classifier Classifier
 	Log        *slog.Logger
+	// PublicLimit, when set, wraps the routes that anyone may call without
+	// credentials (commuter self-reports) in the per-client rate limit.
+	PublicLimit func(http.Handler) http.Handler
 }
 
 // handler is an authenticated handler.

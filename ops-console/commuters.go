@@ -15,19 +15,25 @@ import (
 //     write. Bad or insufficient credentials are refused (401/403), never
 //     downgraded to a self-report, so a staff member notices.
 //   - without credentials it is a public self-report (count 1..20, bounded
-//     by routing.Commuters; rate limiting is the public middleware's job).
+//     by routing.Commuters), rate-limited per client by PublicLimit.
 func (api *API) commuterReports() http.Handler {
 	staff := api.Require("operator", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		return api.Commuters.HandleReport(w, r, p.Name)
 	})
+	var self http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := api.Commuters.HandleReport(w, r, ""); err != nil {
+			httpapi.WriteError(w, err)
+		}
+	})
+	if api.PublicLimit != nil {
+		self = api.PublicLimit(self)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hasCredentials(r) {
 			staff.ServeHTTP(w, r)
 			return
 		}
-		if err := api.Commuters.HandleReport(w, r, ""); err != nil {
-			httpapi.WriteError(w, err)
-		}
+		self.ServeHTTP(w, r)
 	})
 }
 

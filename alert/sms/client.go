@@ -264,7 +264,11 @@ func (c *Client) Do(ctx context.Context, call func(api *openapi.ApiService) (str
 
 // Each runs fn for i in [0, n) with at most Config.Concurrency at once and
 // returns the outcomes in order. Once ctx is done, the remaining items are
-// not attempted and get a retryable error.
+// not attempted and get a retryable error; requests already in flight are
+// not cut off but run to their answer or their own timeout (Do): Twilio has
+// no idempotency key, so a request cut off after it took effect would be
+// sent again, and a batch deadline would turn every request in flight into
+// a possible duplicate instead of only the slow one.
 func (c *Client) Each(ctx context.Context, n int, fn func(ctx context.Context, i int) alert.Outcome) []alert.Outcome {
 	out := make([]alert.Outcome, n)
 	workers := min(c.cfg.Concurrency, n)
@@ -299,7 +303,7 @@ func (c *Client) guard(ctx context.Context, i int, fn func(ctx context.Context, 
 	if err := ctx.Err(); err != nil {
 		return alert.Outcome{Err: &alert.SendError{Retryable: true, Msg: "not attempted: " + err.Error()}}
 	}
-	return fn(ctx, i)
+	return fn(context.WithoutCancel(ctx), i)
 }
 
 // Twilio error codes that the channels name in their messages. Twilio's own
