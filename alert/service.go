@@ -54,6 +54,8 @@ type Service struct {
 	receipts [64]sync.Mutex
 	// endpoints are the non-person recipients per channel, for previews.
 	endpoints map[string]Endpoints
+	// throttle spaces out the publishes that receipts cause.
+	throttle publishThrottle
 }
 
 // NewService returns a Service.
@@ -387,9 +389,9 @@ func (s *Service) applyStatus(ctx context.Context, ref Ref, status, code string)
 	if status != "delivered" {
 		to = RecipientUndelivered
 	}
-	b, err := s.store.GetBatch(ctx, ref.BatchID)
-	if err != nil {
-		return fmt.Errorf("status batch: %w", err)
+	channel := batchChannel(ref.BatchID)
+	if channel == "" {
+		return fmt.Errorf("status batch: malformed id %q", ref.BatchID)
 	}
 	h := fnv.New32a()
 	h.Write([]byte(ref.BatchID))
@@ -397,17 +399,17 @@ func (s *Service) applyStatus(ctx context.Context, ref Ref, status, code string)
 	mu.Lock()
 	defer mu.Unlock()
 	var deltas map[string]int64
-	_, err = s.store.UpdateLedger(ctx, ref.BatchID, func(l *Ledger) error {
+	_, err := s.store.UpdateLedger(ctx, ref.BatchID, func(l *Ledger) error {
 		deltas = map[string]int64{}
 		if ref.Index >= len(l.R) || l.R[ref.Index] != RecipientSent {
 			return errSkip
 		}
 		l.R[ref.Index] = to
 		if to == RecipientDelivered {
-			deltas[b.Channel+countReceiptDelivered]++
+			deltas[channel+countReceiptDelivered]++
 			return nil
 		}
-		deltas[b.Channel+countReceiptUndelivered]++
+		deltas[channel+countReceiptUndelivered]++
 		if l.Reasons == nil {
 			l.Reasons = map[int]string{}
 		}
@@ -423,8 +425,57 @@ func (s *Service) applyStatus(ctx context.Context, ref Ref, status, code string)
 	if err := s.store.AddCounts(ctx, ref.AlertID, deltas); err != nil {
 		return fmt.Errorf("status counts: %w", err)
 	}
-	if a, err := s.store.GetAlert(ctx, ref.AlertID); err == nil {
-		s.publish(ctx, a)
-	}
+	// 200k receipts in a minute must not become 200k console updates.
+	s.publishSoon(ref.AlertID)
 	return nil
+}
+
+// publishThrottle limits console updates per alert to one per
+// progressEvery, always ending with the latest state: an update that comes
+// too soon is published when its interval ends.
+type publishThrottle struct {
+	mu      sync.Mutex
+	last    map[string]time.Time
+	pending map[string]bool
+}
+
+// publishSoon publishes alert id now, or at the end of its interval with
+// the state it has then.
+func (s *Service) publishSoon(id string) {
+	if s.pub == nil {
+		return
+	}
+	t := &s.throttle
+	t.mu.Lock()
+	if t.pending[id] {
+		t.mu.Unlock()
+		return
+	}
+	if t.last == nil {
+		t.last, t.pending = map[string]time.Time{}, map[string]bool{}
+	}
+	wait := progressEvery - time.Since(t.last[id])
+	fire := func() {
+		t.mu.Lock()
+		delete(t.pending, id)
+		if len(t.last) > 1024 {
+			clear(t.last)
+		}
+		t.last[id] = time.Now()
+		t.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if a, err := s.store.GetAlert(ctx, id); err == nil {
+			s.publish(ctx, a)
+		}
+	}
+	if wait <= 0 {
+		t.last[id] = time.Now()
+		t.mu.Unlock()
+		fire()
+		return
+	}
+	t.pending[id] = true
+	t.mu.Unlock()
+	time.AfterFunc(wait, fire)
 }

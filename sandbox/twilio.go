@@ -194,7 +194,11 @@ func NewTwilio(cfg TwilioConfig) *Twilio {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
+		// Status callbacks go out from twCallbackWorkers at once: keep that
+		// many connections to the application open, as Twilio does.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 2 * twCallbackWorkers
+		hc = &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Twilio{

@@ -91,7 +91,12 @@ func NewClient(cfg Config) (*Client, error) {
 		next = cfg.HTTPClient.Transport
 	} else {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = max(2*cfg.Concurrency, 16)
+		// Every channel worker's batch runs Concurrency requests at once
+		// over this one transport: keep enough idle connections that they
+		// are reused, not closed and dialled again (a TLS handshake each
+		// against the real API).
+		tr.MaxIdleConnsPerHost = max(2*cfg.Concurrency, 256)
+		tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
 		next = tr
 	}
 	if cfg.BaseURL != DefaultBaseURL {
