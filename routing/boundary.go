@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 )
 
 // DefaultMarginM is the served margin around the ward: a position within
@@ -29,6 +30,9 @@ type Boundary struct {
 
 	polys                          [][][]lngLat // polygon → rings (first outer, then holes) → vertices
 	minLat, maxLat, minLng, maxLng float64
+
+	gridOnce sync.Once
+	grid     *servedGrid // built on first use for MarginM at that time
 }
 
 type lngLat struct{ lng, lat float64 }
@@ -193,5 +197,76 @@ func (b *Boundary) Serves(lat, lng float64) bool {
 	if lat < b.minLat-dLat || lat > b.maxLat+dLat || lng < b.minLng-dLng || lng > b.maxLng+dLng {
 		return false
 	}
+	b.gridOnce.Do(func() { b.grid = newServedGrid(b, b.minLat-dLat, b.minLng-dLng, b.maxLat+dLat, b.maxLng+dLng) })
+	if g := b.grid; g != nil && g.margin == b.MarginM {
+		switch g.at(lat, lng) {
+		case cellServed:
+			return true
+		case cellNotServed:
+			return false
+		}
+	}
 	return b.DistanceM(lat, lng) <= b.MarginM
+}
+
+// Grid cell answers.
+const (
+	cellCheck     int8 = 0 // near the margin line: compute exactly
+	cellServed    int8 = 1
+	cellNotServed int8 = -1
+)
+
+// servedGridSize is the grid's cells per side: over Minato plus a 3 km
+// margin a cell is ≈ 100 m, so only cells within ≈ 70 m of the margin
+// line need the exact test (a few percent of positions), and building the
+// grid takes 16k exact distances once.
+const servedGridSize = 128
+
+// servedGrid answers Serves for most positions in O(1): the distance to the
+// area changes by at most the distance moved (it is 1-Lipschitz), so a cell
+// whose centre is more than its half-diagonal (plus slack) inside or outside
+// the margin line is served or not served throughout. Written by hand: the
+// idea is three lines and no geometry library offers it for this rule.
+type servedGrid struct {
+	margin           float64
+	lat0, lng0       float64
+	stepLat, stepLng float64
+	cells            []int8
+}
+
+func newServedGrid(b *Boundary, lat0, lng0, lat1, lng1 float64) *servedGrid {
+	n := servedGridSize
+	g := &servedGrid{margin: b.MarginM, lat0: lat0, lng0: lng0,
+		stepLat: (lat1 - lat0) / float64(n), stepLng: (lng1 - lng0) / float64(n), cells: make([]int8, n*n)}
+	if !(g.stepLat > 0 && g.stepLng > 0) {
+		return nil
+	}
+	mLat := EarthRadiusM * degToRad
+	for y := range n {
+		lat := lat0 + (float64(y)+0.5)*g.stepLat
+		// The widest the cell gets (its latitude nearest the equator).
+		mLng := mLat * math.Cos(math.Min(math.Abs(lat)-g.stepLat/2, 89)*degToRad)
+		half := math.Hypot(g.stepLat*mLat, g.stepLng*mLng)/2*1.02 + 1
+		for x := range n {
+			lng := lng0 + (float64(x)+0.5)*g.stepLng
+			d := b.DistanceM(lat, lng)
+			switch {
+			case d+half < g.margin:
+				g.cells[y*n+x] = cellServed
+			case d-half > g.margin:
+				g.cells[y*n+x] = cellNotServed
+			}
+		}
+	}
+	return g
+}
+
+// at returns the cell answer for a position (cellCheck outside the grid).
+func (g *servedGrid) at(lat, lng float64) int8 {
+	y := int(math.Floor((lat - g.lat0) / g.stepLat))
+	x := int(math.Floor((lng - g.lng0) / g.stepLng))
+	if x < 0 || y < 0 || x >= servedGridSize || y >= servedGridSize {
+		return cellCheck
+	}
+	return g.cells[y*servedGridSize+x]
 }

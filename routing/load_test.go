@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,5 +263,38 @@ func TestBoundaryHoleAndMargin(t *testing.T) {
 				t.Error("accepted")
 			}
 		})
+	}
+}
+
+// TestServesGridAgreesWithExactRule: the grid shortcut in Serves gives the
+// exact rule's answer (distance to the area ≤ MarginM) for random positions
+// all over and around the served area, most of them decided by the grid,
+// and the grid is not used after MarginM changes.
+func TestServesGridAgreesWithExactRule(t *testing.T) {
+	b := minatoBoundary(t)
+	rng := rand.New(rand.NewPCG(21, 22))
+	const pad = 0.025 // degrees beyond the polygon's box: ≈ 2.5 km, inside the grid
+	decided := 0
+	for i := range 200_000 {
+		lat := b.minLat - pad + rng.Float64()*(b.maxLat-b.minLat+2*pad)
+		lng := b.minLng - pad + rng.Float64()*(b.maxLng-b.minLng+2*pad)
+		want := b.DistanceM(lat, lng) <= b.MarginM
+		if got := b.Serves(lat, lng); got != want {
+			t.Fatalf("#%d (%v,%v): Serves %v, exact rule %v (distance %.1f m)", i, lat, lng, got, want, b.DistanceM(lat, lng))
+		}
+		if b.grid != nil && b.grid.at(lat, lng) != cellCheck {
+			decided++
+		}
+	}
+	if decided < 150_000 {
+		t.Errorf("the grid decided only %d of 200000 positions", decided)
+	}
+	b.MarginM = 500
+	for range 20_000 {
+		lat := b.minLat - pad + rng.Float64()*(b.maxLat-b.minLat+2*pad)
+		lng := b.minLng - pad + rng.Float64()*(b.maxLng-b.minLng+2*pad)
+		if got, want := b.Serves(lat, lng), b.DistanceM(lat, lng) <= 500; got != want {
+			t.Fatalf("after a margin change (%v,%v): Serves %v, exact %v", lat, lng, got, want)
+		}
 	}
 }
