@@ -88,6 +88,9 @@ type Alert struct {
 	// PlanStarted and Planned record the planning steps for crash recovery.
 	PlanStarted bool `json:"plan_started,omitempty"`
 	Planned     bool `json:"planned,omitempty"`
+	// PlanCursor is how far planning got while batches were already being
+	// sent (see PlanCursor); nil once planned.
+	PlanCursor *PlanCursor `json:"plan_cursor,omitempty"`
 	// Audience is the number of distinct people targeted.
 	Audience int `json:"audience"`
 	// PlannedByChannel is the number of recipients per channel.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -266,21 +267,26 @@ func (d *Dispatcher) plan(ctx context.Context, id string) error {
 	}
 	var fresh []string
 	if !a.Planned {
-		if fresh, err = d.resolve(ctx, a); err != nil {
+		if fresh, err = d.resolve(ctx, a); errors.Is(err, ErrState) {
+			return nil // cancelled while planning
+		} else if err != nil {
 			return err
 		}
 	}
 	return d.enqueueAll(ctx, a, fresh)
 }
 
-// resolve plans a's audience into stored batches and returns their ids.
+// resolve plans a's audience into stored batches and returns the ids of
+// those not queued yet. With a ResumableAudience it queues batches at each
+// checkpoint while it plans (see PlanCursor) and resumes from the alert's
+// cursor after a crash.
 func (d *Dispatcher) resolve(ctx context.Context, a *Alert) ([]string, error) {
 	p := &planner{
 		a: a, store: d.store, linker: d.linker, open: map[string]*Batch{},
 		seq: map[string]int{}, planned: map[string]int{}, prio: Priority(a.Severity),
 	}
 	audience := 0
-	err := d.aud.Each(ctx, func(r residents.Resident) error {
+	match := func(r residents.Resident) error {
 		if !a.Target.Matches(&r) {
 			return nil
 		}
@@ -289,7 +295,28 @@ func (d *Dispatcher) resolve(ctx context.Context, a *Alert) ([]string, error) {
 			audience++
 		}
 		return err
-	})
+	}
+	var err error
+	if ra, ok := d.aud.(ResumableAudience); ok {
+		after := ""
+		if c := a.PlanCursor; c != nil {
+			if err := d.resumePlan(ctx, p, c); err != nil {
+				return nil, err
+			}
+			after, audience = c.After, c.Audience
+		}
+		err = ra.EachAfter(ctx, after, func(r residents.Resident) error {
+			if err := match(r); err != nil {
+				return err
+			}
+			if len(p.ready) >= checkpointEvery {
+				return d.checkpoint(ctx, p, r.ID, audience)
+			}
+			return nil
+		})
+	} else {
+		err = d.aud.Each(ctx, match)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("plan audience: %w", err)
 	}
@@ -309,11 +336,16 @@ func (d *Dispatcher) resolve(ctx context.Context, a *Alert) ([]string, error) {
 	if err := p.flush(ctx); err != nil {
 		return nil, err
 	}
+	batches := 0
+	for _, n := range p.seq {
+		batches += n
+	}
 	updated, err := d.store.UpdateAlert(ctx, a.ID, func(x *Alert) error {
 		x.Planned = true
+		x.PlanCursor = nil
 		x.Audience = audience
 		x.PlannedByChannel = p.planned
-		x.Batches = len(p.ids)
+		x.Batches = batches
 		x.BatchesPerChannel = p.seq
 		return nil
 	})
@@ -321,34 +353,86 @@ func (d *Dispatcher) resolve(ctx context.Context, a *Alert) ([]string, error) {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	*a = *updated
-	d.log.Info("alert planned", "alert", a.ID, "audience", audience, "batches", len(p.ids))
-	return p.ids, nil
+	d.log.Info("alert planned", "alert", a.ID, "audience", audience, "batches", batches)
+	return p.ready, nil
 }
 
-// enqueueAll queues every unfinished batch of a planned alert and moves it to
-// dispatching. fresh, when not nil, are the ids of batches this process has
-// just planned (no ledger can exist yet); otherwise batches already done are
-// skipped. A batch queued twice is harmless because workers consult the
-// ledger first.
-func (d *Dispatcher) enqueueAll(ctx context.Context, a *Alert, fresh []string) error {
-	prio := Priority(a.Severity)
-	byLane := map[string][]string{}
-	if fresh != nil {
-		for _, id := range fresh {
-			q := lane(batchChannel(id), prio)
-			byLane[q] = append(byLane[q], id)
+// checkpoint stores what is planned so far, records the cursor after
+// resident after, and queues the full batches (see PlanCursor for the order
+// and why it is safe).
+func (d *Dispatcher) checkpoint(ctx context.Context, p *planner, after string, audience int) error {
+	c := &PlanCursor{After: after, Seq: maps.Clone(p.seq), Planned: maps.Clone(p.planned), Audience: audience,
+		Open: map[string]string{}, OpenLen: map[string]int{}}
+	open := make([]*Batch, 0, len(p.open))
+	for key, b := range p.open {
+		c.Open[key], c.OpenLen[b.ID] = b.ID, len(b.Recipients)
+		open = append(open, b)
+	}
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	if len(open) > 0 {
+		if err := d.store.PutBatches(ctx, open); err != nil {
+			return fmt.Errorf("plan checkpoint: %w", err)
 		}
-	} else {
-		err := d.eachLedger(ctx, a, func(id, ch string, l *Ledger) error {
-			if l.State != LedgerDone && l.State != LedgerCancelled {
-				q := lane(ch, prio)
-				byLane[q] = append(byLane[q], id)
-			}
-			return nil
-		})
+	}
+	a, err := d.store.UpdateAlert(ctx, p.a.ID, func(x *Alert) error {
+		if x.Status != StatusQueued {
+			return fmt.Errorf("plan alert in status %s: %w", x.Status, ErrState)
+		}
+		x.PlanCursor = c
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("plan checkpoint: %w", err)
+	}
+	if err := d.enqueue(ctx, p.ready, Priority(a.Severity)); err != nil {
+		return err
+	}
+	p.ready = p.ready[:0]
+	return nil
+}
+
+// resumePlan restores a planner from cursor c and queues again the full
+// batches before it.
+func (d *Dispatcher) resumePlan(ctx context.Context, p *planner, c *PlanCursor) error {
+	p.seq, p.planned = maps.Clone(c.Seq), maps.Clone(c.Planned)
+	if p.seq == nil {
+		p.seq = map[string]int{}
+	}
+	if p.planned == nil {
+		p.planned = map[string]int{}
+	}
+	openIDs := map[string]bool{}
+	for key, id := range c.Open {
+		b, err := d.store.GetBatch(ctx, id)
 		if err != nil {
-			return fmt.Errorf("enqueue: %w", err)
+			return fmt.Errorf("plan resume: %w", err)
 		}
+		if n := c.OpenLen[id]; n < len(b.Recipients) {
+			b.Recipients = b.Recipients[:n]
+		}
+		p.open[key] = b
+		openIDs[id] = true
+	}
+	var full []string
+	for ch, n := range p.seq {
+		for seq := range n {
+			if id := BatchID(p.a.ID, ch, seq); !openIDs[id] {
+				full = append(full, id)
+			}
+		}
+	}
+	d.log.Info("alert planning resumed", "alert", p.a.ID, "after", c.After, "batches", len(full))
+	return d.enqueue(ctx, full, Priority(p.a.Severity))
+}
+
+// enqueue queues batches in their channels' lanes.
+func (d *Dispatcher) enqueue(ctx context.Context, ids []string, prio int) error {
+	byLane := map[string][]string{}
+	for _, id := range ids {
+		q := lane(batchChannel(id), prio)
+		byLane[q] = append(byLane[q], id)
 	}
 	for q, ids := range byLane {
 		for len(ids) > 0 {
@@ -358,6 +442,30 @@ func (d *Dispatcher) enqueueAll(ctx context.Context, a *Alert, fresh []string) e
 			}
 			ids = ids[n:]
 		}
+	}
+	return nil
+}
+
+// enqueueAll queues every unfinished batch of a planned alert and moves it to
+// dispatching. fresh, when not nil, are the ids of batches this process has
+// just planned (no ledger can exist yet); otherwise batches already done are
+// skipped. A batch queued twice is harmless because workers consult the
+// ledger first.
+func (d *Dispatcher) enqueueAll(ctx context.Context, a *Alert, fresh []string) error {
+	ids := fresh
+	if fresh == nil {
+		err := d.eachLedger(ctx, a, func(id, ch string, l *Ledger) error {
+			if l.State != LedgerDone && l.State != LedgerCancelled {
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+	}
+	if err := d.enqueue(ctx, ids, Priority(a.Severity)); err != nil {
+		return err
 	}
 	updated, err := d.store.UpdateAlert(ctx, a.ID, func(x *Alert) error {
 		if x.Status != StatusQueued {

@@ -19,6 +19,45 @@ type Audience interface {
 	Each(ctx context.Context, fn func(residents.Resident) error) error
 }
 
+// ResumableAudience is an Audience that can also start after a resident id
+// (in Each's order). With one, the dispatcher sends while it plans: a
+// million-person alert starts going out within a second instead of after
+// the whole audience is planned.
+type ResumableAudience interface {
+	Audience
+	EachAfter(ctx context.Context, after string, fn func(residents.Resident) error) error
+}
+
+// PlanCursor records a planning checkpoint. Batches planned before it are
+// stored and queued (some may be sending), so planning resumes from it after
+// a crash and never plans those people again or rewrites those batches,
+// even if the directory changed meanwhile.
+//
+// A checkpoint is written in three steps: (1) store the full batches and the
+// open, partly filled ones; (2) record the cursor on the alert; (3) queue the
+// full batches. A crash before (2) resumes from the previous cursor: the
+// batches of (1) were not queued, so rewriting them is safe, and the open
+// batches are cut back to their recorded length. A crash between (2) and (3)
+// resumes from the new cursor and queues every full batch before it again
+// (a batch queued twice is harmless: workers consult its ledger).
+type PlanCursor struct {
+	// After is the id of the last resident planned.
+	After string `json:"after"`
+	// Seq is the next batch number per channel; Planned the recipients per
+	// channel; Audience the people reached so far.
+	Seq      map[string]int `json:"seq"`
+	Planned  map[string]int `json:"planned"`
+	Audience int            `json:"audience"`
+	// Open maps channel|language to the id of its open (stored, not queued)
+	// batch, and OpenLen that batch id to its length at the checkpoint.
+	Open    map[string]string `json:"open,omitempty"`
+	OpenLen map[string]int    `json:"open_len,omitempty"`
+}
+
+// checkpointEvery is how many full batches are planned between
+// checkpoints (and queued at once) when sending while planning.
+var checkpointEvery = 64
+
 // Linker makes the per-person reply link of a safety check.
 type Linker interface {
 	Link(checkID, residentID string) string
@@ -89,6 +128,9 @@ type planner struct {
 	ids     []string
 	planned map[string]int
 	prio    int
+	// ready are the full batches staged since the last checkpoint (sending
+	// while planning only).
+	ready []string
 }
 
 func (p *planner) add(ctx context.Context, r *residents.Resident) (bool, error) {
@@ -149,6 +191,7 @@ func (p *planner) addRecipient(ctx context.Context, ch, lang string, rc Recipien
 func (p *planner) stage(ctx context.Context, b *Batch) error {
 	p.pending = append(p.pending, b)
 	p.ids = append(p.ids, b.ID)
+	p.ready = append(p.ready, b.ID)
 	if len(p.pending) >= 64 {
 		return p.flush(ctx)
 	}

@@ -1,0 +1,9 @@
+package alert
+
+// SetPlanSizes makes batches and checkpoints small for a test and returns
+// the function that restores them.
+func SetPlanSizes(lineBatch, checkpoint int) (restore func()) {
+	oldBatch, oldCheckpoint := batchSize[ChannelLINE], checkpointEvery
+	batchSize[ChannelLINE], checkpointEvery = lineBatch, checkpoint
+	return func() { batchSize[ChannelLINE], checkpointEvery = oldBatch, oldCheckpoint }
+}
