@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/minato-city/anpi/alert"
 	"github.com/minato-city/anpi/residents"
+	"github.com/minato-city/anpi/safety"
 	"github.com/minato-city/anpi/sandbox"
 )
 
@@ -208,6 +210,7 @@ func benchIngest(b *testing.B, backend string) {
 	b.SetParallelism(16) // 32 clients on 2 cores
 	b.ResetTimer()
 	start := time.Now()
+	cpu0 := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		local := make([]time.Duration, 0, 1024)
 		for pb.Next() {
@@ -258,6 +261,10 @@ func benchIngest(b *testing.B, backend string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	b.ReportMetric(time.Since(drainStart).Seconds(), "drain-s")
+	// CPU of this process (server, consumers and the load generator) per
+	// event, ingest and consumption included: less noisy than the rate on a
+	// shared machine.
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/event")
 }
 
 // BenchmarkAlert1MRealistic sends one alert to 1,000,000 people, 800,000 on
@@ -277,6 +284,9 @@ func BenchmarkAlert1MRealisticRedis(b *testing.B) {
 func benchRealistic(b *testing.B, nLINE, nSMS int, lineRPS, smsRPS float64, backend string) {
 	if k, _ := strconv.Atoi(os.Getenv("BENCH_SCALE_DOWN")); k > 1 { // for profiling runs
 		nLINE, nSMS = nLINE/k, nSMS/k
+	}
+	if os.Getenv("BENCH_SMS_ONLY") != "" { // for profiling runs
+		nLINE = 0
 	}
 	cfg := Defaults()
 	if err := cfg.applyEnv(env(map[string]string{"ANPI_ADMIN_TOKEN": "bench"})); err != nil {
@@ -381,5 +391,190 @@ func benchRealistic(b *testing.B, nLINE, nSMS int, lineRPS, smsRPS float64, back
 	b.ReportMetric(bound, "bound-s")
 	b.ReportMetric(el.Seconds()/float64(b.N), "s/alert")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64((nLINE+nSMS)*b.N), "cpu-µs/recipient")
+	b.ReportMetric(peakRSS(), "peakRSS-MiB")
+}
+
+// BenchmarkReplies270k is the issue's "270,000 replies within 10 minutes,
+// fully counted": every one of Minato's ~270,000 residents answers one
+// safety check once, through the public paths, while the check's alert is
+// still going out. 80% are on LINE and answer with a signed webhook (one
+// event per request; 70% tap a button, 30% type free text in their
+// language, classified by the rules and the LLM simulator); 20% got the
+// question by SMS and answer on the one-tap reply page (POST /r/{token},
+// behind the per-client rate limit, each phone its own client address).
+// 32 clients post as fast as the server answers. The clock runs from the
+// start of the check until GET /api/v1/safety-checks/{id} counts all
+// 270,000 (s-to-counted, which the issue wants under 600); replies/s is
+// 270,000 over that. The resident directory is imported in bulk before.
+func BenchmarkReplies270k(b *testing.B)      { benchReplies(b, 270_000, "embedded") }
+func BenchmarkReplies270kRedis(b *testing.B) { benchReplies(b, 270_000, "redis") }
+
+// BenchmarkReplies27k is BenchmarkReplies270k at a tenth of the size.
+func BenchmarkReplies27k(b *testing.B)      { benchReplies(b, 27_000, "embedded") }
+func BenchmarkReplies27kRedis(b *testing.B) { benchReplies(b, 27_000, "redis") }
+
+func benchReplies(b *testing.B, n int, backend string) {
+	m := map[string]string{"ANPI_ADMIN_TOKEN": testAdmin, "ANPI_DATA_DIR": b.TempDir()}
+	if backend == "redis" {
+		u := os.Getenv("ANPI_TEST_REDIS_URL")
+		if u == "" {
+			b.Skip("ANPI_TEST_REDIS_URL not set: skipping the Redis benchmark")
+		}
+		m["ANPI_STORE"], m["ANPI_REDIS_URL"] = "redis", u
+	}
+	cfg, err := LoadConfig("../configs/anpi.yaml", env(m))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if backend == "redis" {
+		cfg.Redis.Prefix = fmt.Sprintf("anpibench:%d:", time.Now().UnixNano())
+		defer flushPrefix(nil, cfg.Redis.URL, cfg.Redis.Prefix)
+	}
+	cfg.Facilities.Shelters, cfg.Facilities.Boundary, cfg.Demo.Residents = "", "", ""
+	// The alert's own pace is BenchmarkAlert1MRealistic's subject; here it
+	// only has to be on its way while the replies come in.
+	cfg.LINE.MulticastRPS, cfg.SMS.RPS, cfg.Voice.Enabled = 0, 0, false
+	// The phones answering on the reply page reach it through a load
+	// balancer on loopback that names them in X-Forwarded-For.
+	cfg.PublicRateLimit.TrustedProxies = []string{"127.0.0.1"}
+	tt := &testing.T{}
+	s := start(tt, cfg)
+	defer s.close()
+	ctx := context.Background()
+
+	// The directory: 80% on LINE, 20% by SMS; bulk import.
+	t0 := time.Now()
+	rs := make([]residents.Resident, 0, 5000)
+	isLINE := func(i int) bool { return i%5 != 4 }
+	lineID := func(i int) string { return fmt.Sprintf("U%032x", i+1) }
+	for i := range n {
+		r := residents.Resident{ID: fmt.Sprintf("r%07d", i), Language: residents.Languages[i%4], Area: residents.Areas[i%5]}
+		if isLINE(i) {
+			r.Contacts.LINEUserID = lineID(i)
+		} else {
+			r.Contacts.Phone = fmt.Sprintf("+8190%08d", i)
+		}
+		rs = append(rs, r)
+		if len(rs) == cap(rs) || i == n-1 {
+			if bad, err := s.app.Residents.Put(ctx, rs); err != nil || len(bad) > 0 {
+				b.Fatalf("import: %v %v", err, bad)
+			}
+			rs = rs[:0]
+		}
+	}
+	importTime := time.Since(t0)
+
+	sim := sandbox.NewLINE(sandbox.LINEConfig{})
+	labels := []string{"safe", "safe", "safe", "safe", "safe", "safe", "safe", "evacuated", "stranded", "injured", "needs_help"}
+	texts := map[string][]string{
+		"ja": {"無事です", "家族全員無事です", "避難所にいます", "足をけがしました", "帰宅できません、駅にいます", "助けて、閉じ込められています"},
+		"en": {"I'm safe", "We are all fine", "At the shelter now", "I hurt my arm", "Stuck at Shinagawa station", "Help, trapped under furniture"},
+		"zh": {"我平安", "全家都平安", "我在避难所", "我受伤了", "回不了家", "救命，被困住了"},
+		"ko": {"무사합니다", "가족 모두 무사해요", "대피소에 있어요", "다리를 다쳤어요", "집에 갈 수 없어요", "도와주세요 갇혔어요"},
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	const clients = 32
+	b.ResetTimer()
+	for range b.N {
+		var check struct{ ID string }
+		start := time.Now()
+		cpu0 := cpuTime()
+		if code := s.call("POST", "/api/v1/safety-checks", testAdmin, map[string]any{
+			"target": map[string]any{"all": true}, "channels": []string{"line", "sms"}, "drill": true}, &check); code != 201 {
+			b.Fatalf("check: %d", code)
+		}
+		var next, failed atomic.Int64
+		var firstErr atomic.Value
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= n {
+						return
+					}
+					lang := residents.Languages[i%4]
+					free := i%10 >= 7 // 30% free text
+					var req *http.Request
+					if isLINE(i) {
+						ev := sandbox.LINEEvent{Type: sandbox.LINEEventPostback, UserID: lineID(i),
+							Data: safety.PostbackData(check.ID, labels[i%len(labels)])}
+						if free {
+							ev = sandbox.LINEEvent{Type: sandbox.LINEEventText, UserID: lineID(i), Text: texts[lang][i%len(texts[lang])]}
+						}
+						body, err := sim.WebhookBody(ev)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						req, _ = http.NewRequest("POST", s.url+"/webhooks/line", bytes.NewReader(body))
+						req.Header.Set("X-Line-Signature", sandbox.SignLINE(SandboxLINESecret, body))
+					} else {
+						form := url.Values{"a": {labels[i%len(labels)]}}
+						if free {
+							form = url.Values{"t": {texts[lang][i%len(texts[lang])]}}
+						}
+						link := s.app.Links.Link(check.ID, fmt.Sprintf("r%07d", i))
+						req, _ = http.NewRequest("POST", link, strings.NewReader(form.Encode()))
+						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+						req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+					}
+					resp, err := client.Do(req)
+					if err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+						continue
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %d", req.URL.Path, resp.StatusCode))
+					}
+				}
+			})
+		}
+		wg.Wait()
+		posted := time.Since(start)
+		if failed.Load() > 0 {
+			b.Fatalf("%d replies refused, first: %v", failed.Load(), firstErr.Load())
+		}
+		// Fully counted: the check's aggregate says every resident answered.
+		var v struct {
+			Sent, Responded int64
+			ByStatus        map[string]int64 `json:"by_status"`
+		}
+		deadline := time.Now().Add(10 * time.Minute)
+		for {
+			if code := s.call("GET", "/api/v1/safety-checks/"+check.ID, testAdmin, nil, &v); code != 200 {
+				b.Fatalf("get check: %d", code)
+			}
+			if v.Responded >= int64(n) {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("after 10 minutes %d of %d replies counted", v.Responded, n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		el := time.Since(start)
+		var sum int64
+		for k, c := range v.ByStatus {
+			if k != safety.NoReply {
+				sum += c
+			}
+		}
+		if v.Sent != int64(n) || v.Responded != int64(n) || sum != int64(n) || v.ByStatus[safety.NoReply] != 0 {
+			b.Fatalf("counts: sent %d responded %d by_status %v", v.Sent, v.Responded, v.ByStatus)
+		}
+		b.ReportMetric(el.Seconds(), "s-to-counted")
+		b.ReportMetric(float64(n)/el.Seconds(), "replies/s")
+		b.ReportMetric(float64(n)/posted.Seconds(), "posted/s")
+		// Everything in this process: server, consumers, the alert going
+		// out, the simulators and the load generator.
+		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n), "cpu-µs/reply")
+	}
+	b.StopTimer()
+	b.ReportMetric(importTime.Seconds(), "import-s")
 	b.ReportMetric(peakRSS(), "peakRSS-MiB")
 }
