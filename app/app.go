@@ -600,8 +600,39 @@ func (p *busPublisher) Publish(topic, key string, v any) {
 	}
 }
 
+// PublishMany sends several changes of one topic as one bus message (a JSON
+// array of events): the reply consumer's triage items of a page.
+func (p *busPublisher) PublishMany(topic string, keys []string, vs []any) {
+	evs := make([]busEvent, 0, len(vs))
+	for i, v := range vs {
+		val, err := json.Marshal(v)
+		if err != nil {
+			p.log.Error("publish encode", "topic", topic, "err", err)
+			continue
+		}
+		evs = append(evs, busEvent{Topic: topic, Key: keys[i], Value: val})
+	}
+	if len(evs) == 0 {
+		return
+	}
+	data, _ := json.Marshal(evs)
+	if err := p.bus.Publish(context.Background(), consoleTopic, data); err != nil {
+		p.log.Warn("publish", "topic", topic, "err", err)
+	}
+}
+
 func (a *App) forward(sub <-chan []byte) {
 	for data := range sub {
+		if len(data) > 0 && data[0] == '[' {
+			var evs []busEvent
+			if err := json.Unmarshal(data, &evs); err != nil {
+				continue
+			}
+			for _, e := range evs {
+				a.Hub.Publish(e.Topic, e.Key, e.Value)
+			}
+			continue
+		}
 		var e busEvent
 		if err := json.Unmarshal(data, &e); err != nil {
 			continue

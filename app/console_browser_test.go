@@ -109,8 +109,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	if code := s.call("POST", "/api/v1/alerts/"+alertID+"/approve", suzuki, nil, nil); code != 200 {
 		t.Fatalf("approve: %d", code)
 	}
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#alerts article.alert-row[data-status="completed"]`))); err != nil {
-		t.Fatalf("live update: %v", err)
+	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+	err = chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(`#alerts article.alert-row[data-status="completed"]`)))
+	wcancel()
+	if err != nil {
+		var v struct {
+			Status string
+			Counts map[string]any
+		}
+		s.call("GET", "/api/v1/alerts/"+alertID, suzuki, nil, &v)
+		row, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`#alerts article.alert-row`), "data-status"))
+		t.Fatalf("live update: %v (the alert is %s %v; the page shows %q)", err, v.Status, v.Counts, row.Value)
 	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {

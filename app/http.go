@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,7 +142,12 @@ func (a *App) lineWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.metrics.webhooks.WithLabelValues("line", "accepted").Add(float64(n))
-	httpapi.WriteJSON(w, http.StatusOK, map[string]int{"accepted": n})
+	// What httpapi.WriteJSON writes for {"accepted": n}, without an encoder
+	// and a map on the busiest endpoint.
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(strconv.AppendInt([]byte(`{"accepted":`), int64(n), 10), "}\n"...))
 	a.replyLater(answer)
 }
 

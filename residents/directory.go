@@ -88,6 +88,36 @@ func (d *Directory) ByLINE(ctx context.Context, lineUserID string) (Resident, er
 	return d.Get(ctx, id)
 }
 
+// GetMany returns the residents with ids in one store read, lined up with
+// ids; found[i] is false for an unknown id.
+func (d *Directory) GetMany(ctx context.Context, ids []string) ([]Resident, []bool, error) {
+	rs, found, err := d.store.ResidentsByID(ctx, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("residents: %w", err)
+	}
+	return rs, found, nil
+}
+
+// ByLINEMany returns the residents that own LINE user ids, lined up with
+// them, in two store reads; found[i] is false when nobody has that id.
+func (d *Directory) ByLINEMany(ctx context.Context, lineUserIDs []string) ([]Resident, []bool, error) {
+	ids, err := d.store.ResidentIDsByLINE(ctx, lineUserIDs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("residents by LINE id: %w", err)
+	}
+	rs, found, err := d.GetMany(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range rs {
+		// A stale index entry (the resident's LINE id changed) is no match.
+		if found[i] && rs[i].Contacts.LINEUserID != lineUserIDs[i] {
+			rs[i], found[i] = Resident{}, false
+		}
+	}
+	return rs, found, nil
+}
+
 // Delete removes a resident.
 func (d *Directory) Delete(ctx context.Context, id string) error {
 	if err := d.store.DeleteResident(ctx, id); err != nil {
@@ -108,7 +138,11 @@ func (d *Directory) Count(ctx context.Context) (int, error) {
 // Each calls fn for every resident in id order, reading pages of 1,000.
 // It stops at the first error fn returns.
 func (d *Directory) Each(ctx context.Context, fn func(Resident) error) error {
-	after := ""
+	return d.EachAfter(ctx, "", fn)
+}
+
+// EachAfter is Each for the residents whose ids sort after after.
+func (d *Directory) EachAfter(ctx context.Context, after string, fn func(Resident) error) error {
 	for {
 		page, err := d.store.ScanResidents(ctx, after, 1000)
 		if err != nil {

@@ -55,6 +55,13 @@ type Store interface {
 	ScanResidents(ctx context.Context, after string, limit int) ([]Resident, error)
 	// ResidentByLINE returns the resident id that owns a LINE user id.
 	ResidentByLINE(ctx context.Context, lineUserID string) (string, error)
+	// ResidentsByID returns the residents with ids in one read, lined up with
+	// ids; found[i] is false for an unknown id.
+	ResidentsByID(ctx context.Context, ids []string) (rs []Resident, found []bool, err error)
+	// ResidentIDsByLINE returns the resident ids recorded for LINE user ids
+	// in one read, lined up with them ("" for none). The index may be stale:
+	// callers check the resident's LINE id.
+	ResidentIDsByLINE(ctx context.Context, lineUserIDs []string) ([]string, error)
 	// CountResidents returns how many residents there are.
 	CountResidents(ctx context.Context) (int, error)
 }

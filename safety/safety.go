@@ -132,11 +132,19 @@ type Store interface {
 	// UpdateStatus atomically replaces one person's status; fn gets nil if
 	// there is none and returns the new status (nil: no change).
 	UpdateStatus(ctx context.Context, checkID, residentID string, fn func(old *PersonStatus) (*PersonStatus, error)) error
+	// UpdateStatuses is UpdateStatus for several distinct people in one
+	// store round; each is updated atomically on its own. fn(i, old) is
+	// called for ids[i]; its error leaves that status unchanged and comes
+	// back as errs[i]. err is a store failure.
+	UpdateStatuses(ctx context.Context, ids []StatusID, fn func(i int, old *PersonStatus) (*PersonStatus, error)) (errs []error, err error)
 	ScanStatuses(ctx context.Context, checkID, after string, limit int) ([]PersonStatus, error)
 	AddCounts(ctx context.Context, checkID string, deltas map[string]int64) error
 	Counts(ctx context.Context, checkID string) (map[string]int64, error)
 	// PutTriage stores an item unless one with its id exists.
 	PutTriage(ctx context.Context, t *TriageItem) error
+	// PutTriages is PutTriage for several items with distinct ids in one
+	// store round.
+	PutTriages(ctx context.Context, ts []*TriageItem) error
 	GetTriage(ctx context.Context, id string) (*TriageItem, error)
 	UpdateTriage(ctx context.Context, id string, fn func(t *TriageItem) error) (*TriageItem, error)
 	ListTriage(ctx context.Context) ([]*TriageItem, error)
@@ -144,12 +152,18 @@ type Store interface {
 	// reports whether the caller got it: false if the key was marked seen
 	// (and has not expired) or another consumer holds an unexpired lease.
 	ClaimEvent(ctx context.Context, key string, lease time.Duration) (bool, error)
+	// ClaimEvents is ClaimEvent for several distinct keys in one store
+	// round; mine[i] reports whether the caller got keys[i].
+	ClaimEvents(ctx context.Context, keys []string, lease time.Duration) (mine []bool, err error)
 	// MarkSeen remembers keys as processed for ttl.
 	MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error
 	EnqueueReplies(ctx context.Context, rs ...Reply) error
 	ClaimReplies(ctx context.Context, consumer string, max int, minIdle, block time.Duration) ([]QueuedReply, error)
 	AckReplies(ctx context.Context, ids ...string) error
 }
+
+// StatusID names one person's status in one check.
+type StatusID struct{ CheckID, ResidentID string }
 
 // QueuedReply is a reply taken from the durable queue.
 type QueuedReply struct {

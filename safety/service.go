@@ -24,12 +24,23 @@ import (
 type People interface {
 	Get(ctx context.Context, id string) (residents.Resident, error)
 	ByLINE(ctx context.Context, lineUserID string) (residents.Resident, error)
+	// GetMany and ByLINEMany are Get and ByLINE for a page of replies in one
+	// store round, lined up with their input; found[i] is false for nobody.
+	GetMany(ctx context.Context, ids []string) (rs []residents.Resident, found []bool, err error)
+	ByLINEMany(ctx context.Context, lineUserIDs []string) (rs []residents.Resident, found []bool, err error)
 	Each(ctx context.Context, fn func(residents.Resident) error) error
 }
 
 // Publisher receives live changes for the console (topics "safety", "triage").
 type Publisher interface {
 	Publish(topic, key string, v any)
+}
+
+// BatchPublisher is a Publisher that can also send several changes of one
+// topic at once (keys and vs line up); the reply consumer announces a page's
+// triage items with it when the Publisher has it.
+type BatchPublisher interface {
+	PublishMany(topic string, keys []string, vs []any)
 }
 
 // Service runs safety checks.
@@ -41,6 +52,8 @@ type Service struct {
 	pub    Publisher
 	log    *slog.Logger
 	now    func() time.Time
+	// throttle spaces out the console updates that replies cause.
+	throttle publishThrottle
 }
 
 // NewService returns a Service.
@@ -284,6 +297,63 @@ func (s *Service) view(ctx context.Context, c *Check) (View, error) {
 	return v, nil
 }
 
+// checkPublishEvery is the shortest interval between two console updates
+// of one check caused by replies: at thousands of replies a second, one
+// update per consumed page would re-read and re-send the whole aggregate
+// hundreds of times a second for a console that shows a few a second.
+const checkPublishEvery = 250 * time.Millisecond
+
+// publishThrottle limits console updates per check to one per
+// checkPublishEvery, always ending with the latest state: an update that
+// comes too soon is published when its interval ends.
+type publishThrottle struct {
+	mu      sync.Mutex
+	last    map[string]time.Time
+	pending map[string]bool
+}
+
+// publishCheckSoon publishes check id now, or at the end of its interval
+// with the state it has then.
+func (s *Service) publishCheckSoon(id string) {
+	if s.pub == nil {
+		return
+	}
+	publish := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if c, err := s.store.GetCheck(ctx, id); err == nil {
+			s.publishCheck(ctx, c)
+		}
+	}
+	t := &s.throttle
+	t.mu.Lock()
+	if t.pending[id] {
+		t.mu.Unlock()
+		return
+	}
+	if t.last == nil {
+		t.last, t.pending = map[string]time.Time{}, map[string]bool{}
+	}
+	if len(t.last) > 1024 {
+		clear(t.last)
+	}
+	if wait := checkPublishEvery - time.Since(t.last[id]); wait > 0 {
+		t.pending[id] = true
+		t.mu.Unlock()
+		time.AfterFunc(wait, func() {
+			t.mu.Lock()
+			delete(t.pending, id)
+			t.last[id] = time.Now()
+			t.mu.Unlock()
+			publish()
+		})
+		return
+	}
+	t.last[id] = time.Now()
+	t.mu.Unlock()
+	publish()
+}
+
 func (s *Service) publishCheck(ctx context.Context, c *Check) {
 	if s.pub == nil {
 		return
@@ -354,118 +424,374 @@ const MaxReplyText = 2000
 // update the person's status and the counts, and open a triage item for
 // urgent or uncertain replies. It is idempotent on the reply's EventID.
 func (s *Service) Process(ctx context.Context, r Reply) error {
-	var res residents.Resident
-	var err error
-	if r.ResidentID != "" {
-		res, err = s.people.Get(ctx, r.ResidentID)
-	} else {
-		res, err = s.people.ByLINE(ctx, r.LINEUserID)
+	return s.processBatch(ctx, []Reply{r})[0]
+}
+
+// job is one reply on its way through processBatch.
+type job struct {
+	r      Reply
+	res    residents.Resident
+	check  *Check
+	result classify.Result
+	at     time.Time
+	// done is set once the reply needs nothing more: dropped (unknown
+	// person, no active check, not classifiable) or failed (err).
+	done bool
+	err  error
+	// old and cur are the person's status before and after this reply.
+	old, cur *PersonStatus
+}
+
+func (j *job) fail(err error) { j.done, j.err = true, err }
+
+// batchClassifier is the batch form of Classifier (classify.Ensemble): the
+// LLM then sees up to its batch size of replies per request instead of one.
+type batchClassifier interface {
+	ClassifyBatch(ctx context.Context, items []classify.Item) ([]classify.Result, error)
+}
+
+// processBatch is Process for a page of replies, with one store round per
+// step for the whole page instead of one per reply: people, checks, the
+// classifier (in batches), the status updates, the counts of each check, the
+// triage items and one console update per check. The result lines up with
+// rs: nil when the reply is applied or deliberately dropped, else why it
+// failed (it is then retried; see Run).
+func (s *Service) processBatch(ctx context.Context, rs []Reply) []error {
+	jobs := make([]job, len(rs))
+	for i, r := range rs {
+		jobs[i].r = r
 	}
-	if errors.Is(err, residents.ErrNotFound) {
-		s.log.Info("reply from unknown person dropped", "channel", r.Channel, "event", r.EventID)
-		return nil
+	s.resolvePeople(ctx, jobs)
+	s.resolveChecks(ctx, jobs)
+	s.classifyJobs(ctx, jobs)
+	touched := s.applyStatuses(ctx, jobs)
+	s.applyCounts(ctx, jobs)
+	s.openTriage(ctx, jobs)
+	for _, c := range touched {
+		s.publishCheckSoon(c.ID)
 	}
-	if err != nil {
-		return fmt.Errorf("reply person: %w", err)
+	errs := make([]error, len(jobs))
+	for i := range jobs {
+		errs[i] = jobs[i].err
 	}
-	var c *Check
-	if r.CheckID != "" {
-		c, err = s.store.GetCheck(ctx, r.CheckID)
-	} else {
-		c, err = s.latestActive(ctx)
-	}
-	if errors.Is(err, ErrNotFound) {
-		s.log.Info("reply outside any active check dropped", "channel", r.Channel, "event", r.EventID)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reply check: %w", err)
-	}
-	if len(r.Text) > MaxReplyText {
-		r.Text = truncateUTF8(r.Text, MaxReplyText)
-	}
-	result, err := s.classify(ctx, r, res.Language)
-	if err != nil {
-		s.log.Info("reply not classifiable, dropped", "event", r.EventID, "err", err)
-		return nil
-	}
-	at := r.At
-	if at.IsZero() {
-		at = s.now()
-	}
-	text := r.Text
-	var old, cur *PersonStatus
-	err = s.store.UpdateStatus(ctx, c.ID, res.ID, func(o *PersonStatus) (*PersonStatus, error) {
-		old = o
-		n := &PersonStatus{
-			ResidentID: res.ID, Area: res.Area, Label: result.Label, Confidence: result.Confidence,
-			Needs: result.Needs, People: result.People, Location: result.Location, Text: text,
-			Source: result.Source, Channel: r.Channel, At: at, Replies: 1,
+	return errs
+}
+
+// resolvePeople finds the person of every reply: by resident id (reply
+// page, voice) or by LINE user id, one lookup per kind for the page.
+func (s *Service) resolvePeople(ctx context.Context, jobs []job) {
+	var byID, byLINE []int
+	for i := range jobs {
+		if jobs[i].r.ResidentID != "" {
+			byID = append(byID, i)
+		} else {
+			byLINE = append(byLINE, i)
 		}
-		if n.Location == "" {
-			n.Location = r.Location
+	}
+	lookup := func(idx []int, key func(Reply) string, find func(context.Context, []string) ([]residents.Resident, []bool, error)) {
+		if len(idx) == 0 {
+			return
 		}
-		if o != nil {
-			n.Replies = o.Replies + 1
-			if at.Before(o.At) && n.Label != classify.LabelNeedsHelp {
-				// An older reply processed late (parallel consumers,
-				// redelivery) does not override a newer one, unless it
-				// asks for help.
-				k := *o
-				k.Replies = n.Replies
-				cur = &k
-				return &k, nil
+		keys := make([]string, len(idx))
+		for k, i := range idx {
+			keys[k] = key(jobs[i].r)
+		}
+		found, ok, err := find(ctx, keys)
+		for k, i := range idx {
+			j := &jobs[i]
+			switch {
+			case err != nil:
+				j.fail(fmt.Errorf("reply person: %w", err))
+			case !ok[k]:
+				s.log.Info("reply from unknown person dropped", "channel", j.r.Channel, "event", j.r.EventID)
+				j.done = true
+			default:
+				j.res = found[k]
 			}
-			if o.Pinned && n.Label != classify.LabelNeedsHelp {
-				// needs_help is cleared only by staff.
-				n.Label = classify.LabelNeedsHelp
-				n.Pinned = true
+		}
+	}
+	lookup(byID, func(r Reply) string { return r.ResidentID }, s.people.GetMany)
+	lookup(byLINE, func(r Reply) string { return r.LINEUserID }, s.people.ByLINEMany)
+}
+
+// resolveChecks finds the check of every reply (named, or the latest active
+// one), reading each check once per page.
+func (s *Service) resolveChecks(ctx context.Context, jobs []job) {
+	type found struct {
+		c   *Check
+		err error
+	}
+	cache := map[string]found{} // "" is the latest active check
+	for i := range jobs {
+		j := &jobs[i]
+		if j.done {
+			continue
+		}
+		f, ok := cache[j.r.CheckID]
+		if !ok {
+			if j.r.CheckID != "" {
+				f.c, f.err = s.store.GetCheck(ctx, j.r.CheckID)
+			} else {
+				f.c, f.err = s.latestActive(ctx)
+			}
+			cache[j.r.CheckID] = f
+		}
+		switch {
+		case errors.Is(f.err, ErrNotFound):
+			s.log.Info("reply outside any active check dropped", "channel", j.r.Channel, "event", j.r.EventID)
+			j.done = true
+		case f.err != nil:
+			j.fail(fmt.Errorf("reply check: %w", f.err))
+		default:
+			j.check = f.c
+		}
+	}
+}
+
+// classifyJobs labels every reply: buttons and bare locations directly, free
+// text with the classifier, all texts of the page in one batch when the
+// classifier takes batches.
+func (s *Service) classifyJobs(ctx context.Context, jobs []job) {
+	bc, batch := s.cls.(batchClassifier)
+	var texts []int
+	for i := range jobs {
+		j := &jobs[i]
+		if j.done {
+			continue
+		}
+		if len(j.r.Text) > MaxReplyText {
+			j.r.Text = truncateUTF8(j.r.Text, MaxReplyText)
+		}
+		j.at = j.r.At
+		if j.at.IsZero() {
+			j.at = s.now()
+		}
+		if !batch || j.r.Button != "" || strings.TrimSpace(j.r.Text) == "" {
+			result, err := s.classify(ctx, j.r, j.res.Language)
+			if err != nil {
+				s.log.Info("reply not classifiable, dropped", "event", j.r.EventID, "err", err)
+				j.done = true
+				continue
+			}
+			j.result = result
+			continue
+		}
+		if !utf8.ValidString(j.r.Text) {
+			// Classify refuses invalid UTF-8; so does the batch path.
+			s.log.Info("reply not classifiable, dropped", "event", j.r.EventID, "err", classify.ErrInvalidText)
+			j.done = true
+			continue
+		}
+		texts = append(texts, i)
+	}
+	if len(texts) == 0 {
+		return
+	}
+	items := make([]classify.Item, len(texts))
+	for k, i := range texts {
+		lang := jobs[i].res.Language
+		if jobs[i].r.Language != "" {
+			lang = jobs[i].r.Language
+		}
+		items[k] = classify.Item{Text: jobs[i].r.Text, Lang: lang}
+	}
+	results, err := bc.ClassifyBatch(ctx, items)
+	for k, i := range texts {
+		j := &jobs[i]
+		switch {
+		case ctx.Err() != nil:
+			j.fail(fmt.Errorf("classify: %w", ctx.Err()))
+		case k >= len(results) || !classify.ValidLabel(results[k].Label):
+			// Only invalid text fails an item (filtered out above).
+			s.log.Info("reply not classifiable, dropped", "event", j.r.EventID, "err", err)
+			j.done = true
+		default:
+			j.result = results[k]
+		}
+	}
+}
+
+// applyStatuses updates the status of every person of the page in one store
+// round; several replies of one person apply in page order. It returns the
+// checks touched.
+func (s *Service) applyStatuses(ctx context.Context, jobs []job) []*Check {
+	var ids []StatusID
+	var groups [][]int // job indexes per id, in page order
+	at := map[StatusID]int{}
+	var touched []*Check
+	seen := map[string]bool{}
+	for i := range jobs {
+		j := &jobs[i]
+		if j.done {
+			continue
+		}
+		id := StatusID{CheckID: j.check.ID, ResidentID: j.res.ID}
+		k, ok := at[id]
+		if !ok {
+			k = len(ids)
+			at[id] = k
+			ids = append(ids, id)
+			groups = append(groups, nil)
+		}
+		groups[k] = append(groups[k], i)
+		if !seen[j.check.ID] {
+			seen[j.check.ID] = true
+			touched = append(touched, j.check)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	errs, err := s.store.UpdateStatuses(ctx, ids, func(k int, o *PersonStatus) (*PersonStatus, error) {
+		cur := o
+		for _, i := range groups[k] {
+			j := &jobs[i]
+			j.old = cur
+			cur = nextStatus(cur, j)
+			j.cur = cur
+		}
+		return cur, nil
+	})
+	for k, g := range groups {
+		for _, i := range g {
+			switch {
+			case err != nil:
+				jobs[i].fail(fmt.Errorf("reply status: %w", err))
+			case errs[k] != nil:
+				jobs[i].fail(fmt.Errorf("reply status: %w", errs[k]))
 			}
 		}
-		if n.Label == classify.LabelNeedsHelp {
+	}
+	return touched
+}
+
+// nextStatus is a person's status after reply j, from their status o (nil
+// if none yet).
+func nextStatus(o *PersonStatus, j *job) *PersonStatus {
+	res, result := j.res, j.result
+	n := &PersonStatus{
+		ResidentID: res.ID, Area: res.Area, Label: result.Label, Confidence: result.Confidence,
+		Needs: result.Needs, People: result.People, Location: result.Location, Text: j.r.Text,
+		Source: result.Source, Channel: j.r.Channel, At: j.at, Replies: 1,
+	}
+	if n.Location == "" {
+		n.Location = j.r.Location
+	}
+	if o != nil {
+		n.Replies = o.Replies + 1
+		if j.at.Before(o.At) && n.Label != classify.LabelNeedsHelp {
+			// An older reply processed late (parallel consumers,
+			// redelivery) does not override a newer one, unless it
+			// asks for help.
+			k := *o
+			k.Replies = n.Replies
+			return &k
+		}
+		if o.Pinned && n.Label != classify.LabelNeedsHelp {
+			// needs_help is cleared only by staff.
+			n.Label = classify.LabelNeedsHelp
 			n.Pinned = true
 		}
-		cur = n
-		return n, nil
-	})
-	if err != nil {
-		return fmt.Errorf("reply status: %w", err)
 	}
-	deltas := map[string]int64{}
-	if old == nil {
-		deltas["responded"]++
-		deltas["a:"+res.Area+":responded"]++
-		deltas["t:"+strconv.FormatInt(at.Unix()/60, 10)]++
-		deltas["s:"+cur.Label]++
-		deltas["a:"+res.Area+":"+cur.Label]++
-	} else if old.Label != cur.Label {
-		deltas["s:"+old.Label]--
-		deltas["a:"+res.Area+":"+old.Label]--
-		deltas["s:"+cur.Label]++
-		deltas["a:"+res.Area+":"+cur.Label]++
+	if n.Label == classify.LabelNeedsHelp {
+		n.Pinned = true
 	}
-	if len(deltas) > 0 {
-		if err := s.store.AddCounts(ctx, c.ID, deltas); err != nil {
-			return fmt.Errorf("reply counts: %w", err)
+	return n
+}
+
+// applyCounts adds the page's changes to each check's counts in one write
+// per check.
+func (s *Service) applyCounts(ctx context.Context, jobs []job) {
+	deltas := map[string]map[string]int64{}
+	for i := range jobs {
+		j := &jobs[i]
+		if j.done {
+			continue
+		}
+		d := deltas[j.check.ID]
+		if d == nil {
+			d = map[string]int64{}
+			deltas[j.check.ID] = d
+		}
+		area := j.res.Area
+		if j.old == nil {
+			d["responded"]++
+			d["a:"+area+":responded"]++
+			d["t:"+strconv.FormatInt(j.at.Unix()/60, 10)]++
+			d["s:"+j.cur.Label]++
+			d["a:"+area+":"+j.cur.Label]++
+		} else if j.old.Label != j.cur.Label {
+			d["s:"+j.old.Label]--
+			d["a:"+area+":"+j.old.Label]--
+			d["s:"+j.cur.Label]++
+			d["a:"+area+":"+j.cur.Label]++
 		}
 	}
-	if classify.NeedsTriage(result) {
-		sum := sha256.Sum256([]byte(c.ID + "|" + r.EventID))
-		t := &TriageItem{
-			ID: "tr_" + hex.EncodeToString(sum[:10]), CheckID: c.ID, ResidentID: res.ID, ResidentName: res.Name,
+	for checkID, d := range deltas {
+		for k, v := range d {
+			if v == 0 {
+				delete(d, k)
+			}
+		}
+		if len(d) == 0 {
+			continue
+		}
+		if err := s.store.AddCounts(ctx, checkID, d); err != nil {
+			for i := range jobs {
+				if !jobs[i].done && jobs[i].check.ID == checkID {
+					jobs[i].fail(fmt.Errorf("reply counts: %w", err))
+				}
+			}
+		}
+	}
+}
+
+// openTriage stores a triage item for every urgent or uncertain reply of the
+// page in one write and announces them.
+func (s *Service) openTriage(ctx context.Context, jobs []job) {
+	var items []*TriageItem
+	var owners []int
+	ids := map[string]bool{}
+	for i := range jobs {
+		j := &jobs[i]
+		if j.done || !classify.NeedsTriage(j.result) {
+			continue
+		}
+		c, res, result := j.check, j.res, j.result
+		sum := sha256.Sum256([]byte(c.ID + "|" + j.r.EventID))
+		id := "tr_" + hex.EncodeToString(sum[:10])
+		if ids[id] {
+			continue
+		}
+		ids[id] = true
+		items = append(items, &TriageItem{
+			ID: id, CheckID: c.ID, ResidentID: res.ID, ResidentName: res.Name,
 			Area: res.Area, Label: result.Label, Confidence: result.Confidence, Needs: result.Needs,
-			People: result.People, Location: cur.Location, Text: text, Channel: r.Channel, Drill: c.Drill,
-			State: TriageOpen, CreatedAt: at, UpdatedAt: at,
+			People: result.People, Location: j.cur.Location, Text: j.r.Text, Channel: j.r.Channel, Drill: c.Drill,
+			State: TriageOpen, CreatedAt: j.at, UpdatedAt: j.at,
+		})
+		owners = append(owners, i)
+	}
+	if len(items) == 0 {
+		return
+	}
+	if err := s.store.PutTriages(ctx, items); err != nil {
+		for _, i := range owners {
+			jobs[i].fail(fmt.Errorf("triage: %w", err))
 		}
-		if err := s.store.PutTriage(ctx, t); err != nil {
-			return fmt.Errorf("triage: %w", err)
+		return
+	}
+	if bp, ok := s.pub.(BatchPublisher); ok {
+		keys, vs := make([]string, len(items)), make([]any, len(items))
+		for i, t := range items {
+			keys[i], vs[i] = t.ID, t
 		}
-		if s.pub != nil {
+		bp.PublishMany("triage", keys, vs)
+	} else if s.pub != nil {
+		for _, t := range items {
 			s.pub.Publish("triage", t.ID, t)
 		}
 	}
-	s.publishCheck(ctx, c)
-	return nil
 }
 
 func (s *Service) classify(ctx context.Context, r Reply, lang string) (classify.Result, error) {
@@ -604,16 +930,19 @@ func (s *Service) setLabel(ctx context.Context, checkID, residentID, label strin
 const SeenTTL = 48 * time.Hour
 
 // Consumers is how many goroutines consume replies in one process; several
-// let the store group their writes into shared commits.
-const Consumers = 8
+// let the store group their writes into shared commits. Each works a page
+// (up to claimPage replies) at a time with one store round per step, so a
+// few suffice: 4 took 5-7k replies/s on 2 cores where 8 made smaller pages
+// and more, smaller writes.
+const Consumers = 4
 
 // Run consumes the durable reply queue with Consumers goroutines until ctx
-// is done. Event ids seen in
-// the last SeenTTL (provider redeliveries, replays) are dropped here rather
-// than at the webhook, so a webhook costs one durable write. A consumer
-// takes an event under a lease, processes it and then marks it seen;
-// processing is idempotent, so a crash in between at worst processes it
-// twice. Replies that fail are retried after minIdle.
+// is done. Event ids seen in the last SeenTTL (provider redeliveries,
+// replays) are dropped here rather than at the webhook, so a webhook costs
+// one durable write. A consumer takes the events of a page under a lease
+// (ClaimEvents), processes them together (processBatch) and then marks them
+// seen; processing is idempotent, so a crash in between at worst processes
+// them twice. Replies that fail are retried after minIdle.
 func (s *Service) Run(ctx context.Context, consumer string) {
 	var wg sync.WaitGroup
 	for i := range Consumers {
@@ -623,10 +952,21 @@ func (s *Service) Run(ctx context.Context, consumer string) {
 	wg.Wait()
 }
 
+// claimPage is the most replies a consumer takes at once.
+const claimPage = 64
+
+// pageLinger is how long a consumer pauses after a page that was not full,
+// so that the next page is fuller: under load the costs per page (store
+// round trips, an LLM request per 20 texts, a console update) are shared by
+// more replies, while a lone reply waits at most this much longer.
+const pageLinger = 10 * time.Millisecond
+
 func (s *Service) runConsumer(ctx context.Context, consumer string) {
 	const minIdle = time.Minute
+	linger := time.NewTimer(0)
+	defer linger.Stop()
 	for ctx.Err() == nil {
-		qs, err := s.store.ClaimReplies(ctx, consumer, 64, minIdle, 500*time.Millisecond)
+		qs, err := s.store.ClaimReplies(ctx, consumer, claimPage, minIdle, 500*time.Millisecond)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("claim replies", "err", err)
@@ -641,6 +981,13 @@ func (s *Service) runConsumer(ctx context.Context, consumer string) {
 			s.log.Error("consume replies", "err", err)
 			time.Sleep(time.Second)
 		}
+		if len(qs) < claimPage {
+			linger.Reset(pageLinger)
+			select {
+			case <-linger.C:
+			case <-ctx.Done():
+			}
+		}
 	}
 }
 
@@ -650,27 +997,50 @@ func seenKey(r Reply) string { return r.Channel + "|" + r.EventID }
 // another may take the same event over.
 const claimLease = time.Minute
 
-// consume processes one claimed page of replies.
+// consume processes one claimed page of replies: one ClaimEvents for the
+// page, processBatch, then MarkSeen and AckReplies for what was done.
 func (s *Service) consume(ctx context.Context, qs []QueuedReply) error {
-	var done, fresh []string
-	for _, q := range qs {
-		key := seenKey(q.Reply)
-		mine, err := s.store.ClaimEvent(ctx, key, claimLease)
-		if err != nil {
-			return fmt.Errorf("claim event: %w", err)
+	keys := make([]string, 0, len(qs))
+	first := make(map[string]int, len(qs)) // key -> index in qs of its first entry
+	for i, q := range qs {
+		k := seenKey(q.Reply)
+		if _, dup := first[k]; !dup {
+			first[k] = i
+			keys = append(keys, k)
 		}
-		if !mine {
+	}
+	mine, err := s.store.ClaimEvents(ctx, keys, claimLease)
+	if err != nil {
+		return fmt.Errorf("claim event: %w", err)
+	}
+	got := make(map[string]bool, len(keys))
+	for i, k := range keys {
+		got[k] = mine[i]
+	}
+	var done, fresh []string
+	var work []Reply
+	var workQ []int
+	for i, q := range qs {
+		k := seenKey(q.Reply)
+		if first[k] != i || !got[k] {
 			// Processed already, or being processed through another
 			// queue entry (which stays unacknowledged until it is done).
 			done = append(done, q.ID)
 			continue
 		}
-		if err := s.Process(ctx, q.Reply); err != nil {
-			s.log.Error("process reply", "event", q.Reply.EventID, "err", err)
-			continue
+		work = append(work, q.Reply)
+		workQ = append(workQ, i)
+	}
+	if len(work) > 0 {
+		for n, err := range s.processBatch(ctx, work) {
+			q := qs[workQ[n]]
+			if err != nil {
+				s.log.Error("process reply", "event", q.Reply.EventID, "err", err)
+				continue
+			}
+			fresh = append(fresh, seenKey(q.Reply))
+			done = append(done, q.ID)
 		}
-		fresh = append(fresh, key)
-		done = append(done, q.ID)
 	}
 	if len(fresh) > 0 {
 		if err := s.store.MarkSeen(ctx, fresh, SeenTTL); err != nil {

@@ -45,6 +45,9 @@ type Backend interface {
 	PutMany(ctx context.Context, coll string, kvs []KV) error
 	// Get returns the value of key, or ErrNotFound.
 	Get(ctx context.Context, coll, key string) ([]byte, error)
+	// GetMany returns the values of keys in one read, lined up with keys;
+	// a missing key gives a nil value.
+	GetMany(ctx context.Context, coll string, keys []string) ([][]byte, error)
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, coll, key string) error
 	// Scan returns up to limit pairs with keys greater than after, in key order.
@@ -57,6 +60,15 @@ type Backend interface {
 	// must not have side effects. If fn returns an error nothing is written and
 	// Update returns that error. If fn returns a nil slice the key is deleted.
 	Update(ctx context.Context, coll, key string, fn func(old []byte) ([]byte, error)) error
+	// UpdateMany is Update for several distinct keys of coll in one round
+	// (one transaction, or one compare-and-set round trip): for each key it
+	// reads the value (nil if missing), calls fn(i, old) and stores what fn
+	// returns (nil deletes the key). Each key is updated atomically on its
+	// own, not all keys together; fn may run more than once per key and must
+	// not have side effects beyond its result. An error from fn for key i
+	// leaves that key unchanged and is returned as errs[i]; err is a failure
+	// of the engine (then nothing or only some keys may have been written).
+	UpdateMany(ctx context.Context, coll string, keys []string, fn func(i int, old []byte) ([]byte, error)) (errs []error, err error)
 	// PutIfAbsent stores val under key only if key does not exist (or has
 	// expired) and reports whether it stored it. ttl <= 0 keeps the key forever.
 	// It is the primitive for idempotency: webhook event ids, retry keys.

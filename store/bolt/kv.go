@@ -110,6 +110,29 @@ func (d *DB) Get(ctx context.Context, coll, key string) ([]byte, error) {
 	return val, nil
 }
 
+// GetMany returns the values of keys (nil for a missing key) from one read
+// transaction.
+func (d *DB) GetMany(ctx context.Context, coll string, keys []string) ([][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(keys))
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(collBucket(coll))
+		if b == nil {
+			return nil
+		}
+		for i, k := range keys {
+			out[i], _ = lookup(b, []byte(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt get many: %w", err)
+	}
+	return out, nil
+}
+
 // Delete removes key; deleting a missing key is not an error.
 func (d *DB) Delete(ctx context.Context, coll, key string) error {
 	if err := checkKey(coll, key); err != nil {
@@ -222,6 +245,59 @@ func (d *DB) Update(ctx context.Context, coll, key string, fn func(old []byte) (
 		return fmt.Errorf("bolt update: %w", err)
 	}
 	return nil
+}
+
+// UpdateMany runs Update's read-modify-write for every key in one
+// group-committed transaction (one fsync for all). Keys must be distinct. fn
+// runs on the committer goroutine and must not call the DB.
+func (d *DB) UpdateMany(ctx context.Context, coll string, keys []string, fn func(i int, old []byte) ([]byte, error)) ([]error, error) {
+	seen := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		if err := checkKey(coll, k); err != nil {
+			return nil, fmt.Errorf("bolt update many: %w", err)
+		}
+		if _, dup := seen[k]; dup {
+			return nil, fmt.Errorf("bolt update many: duplicate key %q", k)
+		}
+		seen[k] = struct{}{}
+	}
+	errs := make([]error, len(keys))
+	if len(keys) == 0 {
+		return errs, nil
+	}
+	err := d.write(ctx, func(tx *bbolt.Tx) error {
+		clear(errs) // the group may be retried
+		b := tx.Bucket(collBucket(coll))
+		for i, k := range keys {
+			key := []byte(k)
+			old, _ := lookup(b, key)
+			val, err := fn(i, old)
+			switch {
+			case err != nil:
+				errs[i] = err
+			case val == nil:
+				if b != nil {
+					if err := b.Delete(key); err != nil {
+						return err
+					}
+				}
+			default:
+				if b == nil {
+					if b, err = tx.CreateBucket(collBucket(coll)); err != nil {
+						return err
+					}
+				}
+				if err := b.Put(key, val); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt update many: %w", err)
+	}
+	return errs, nil
 }
 
 // PutIfAbsent stores a marker for key unless one exists that has not expired.

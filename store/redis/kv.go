@@ -59,6 +59,36 @@ end
 return 1
 `)
 
+// casManyScript is casScript for several keys: ARGV[1] is the number of
+// keys, then per key the five arguments of casScript. It answers one 1
+// (written) or 0 (the key changed since it was read) per key.
+var casManyScript = goredis.NewScript(`
+local n = tonumber(ARGV[1])
+local out = {}
+for i = 0, n - 1 do
+  local a = 2 + i * 5
+  local key, existed, sum, op, val = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local cur = redis.call('HGET', KEYS[1], key)
+  local ok = 1
+  if existed == '1' then
+    if not cur or redis.sha1hex(cur) ~= sum then ok = 0 end
+  elseif cur then
+    ok = 0
+  end
+  if ok == 1 then
+    if op == 'set' then
+      redis.call('HSET', KEYS[1], key, val)
+      redis.call('ZADD', KEYS[2], 0, key)
+    else
+      redis.call('HDEL', KEYS[1], key)
+      redis.call('ZREM', KEYS[2], key)
+    end
+  end
+  out[#out + 1] = ok
+end
+return out
+`)
+
 // Put stores val under key in coll, replacing any old value.
 func (b *Backend) Put(ctx context.Context, coll, key string, val []byte) error {
 	if err := checkKey(coll, key); err != nil {
@@ -115,6 +145,24 @@ func (b *Backend) Get(ctx context.Context, coll, key string) ([]byte, error) {
 		v = []byte{}
 	}
 	return v, nil
+}
+
+// GetMany returns the values of keys (nil for a missing key) with one HMGET.
+func (b *Backend) GetMany(ctx context.Context, coll string, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	vs, err := b.c.HMGet(ctx, b.hashKey(coll), keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis get many: %w", err)
+	}
+	for i, v := range vs {
+		if s, ok := v.(string); ok {
+			out[i] = []byte(s)
+		}
+	}
+	return out, nil
 }
 
 // Delete removes key; deleting a missing key is not an error.
@@ -220,6 +268,95 @@ func (b *Backend) Update(ctx context.Context, coll, key string, fn func(old []by
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
 	}
+}
+
+// UpdateMany reads all keys with one HMGET, calls fn for each and writes the
+// results with one compare-and-set script that checks every key on its own;
+// the keys that changed meanwhile are read and retried after a jittered
+// backoff, until ctx ends. Keys must be distinct.
+func (b *Backend) UpdateMany(ctx context.Context, coll string, keys []string, fn func(i int, old []byte) ([]byte, error)) ([]error, error) {
+	seen := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		if err := checkKey(coll, k); err != nil {
+			return nil, fmt.Errorf("redis update many: %w", err)
+		}
+		if _, dup := seen[k]; dup {
+			return nil, fmt.Errorf("redis update many: duplicate key %q", k)
+		}
+		seen[k] = struct{}{}
+	}
+	errs := make([]error, len(keys))
+	rkeys := []string{b.hashKey(coll), b.zsetKey(coll)}
+	pending := make([]int, len(keys)) // indexes still to write
+	for i := range pending {
+		pending[i] = i
+	}
+	backoff := 500 * time.Microsecond
+	for len(pending) > 0 {
+		names := make([]string, len(pending))
+		for j, i := range pending {
+			names[j] = keys[i]
+		}
+		vs, err := b.c.HMGet(ctx, rkeys[0], names...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis update many: %w", err)
+		}
+		args := []any{0}
+		var sent []int
+		for j, i := range pending {
+			str, existed := vs[j].(string)
+			var old []byte
+			if existed {
+				old = []byte(str)
+			}
+			val, err := fn(i, old)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			if val == nil && !existed {
+				continue // delete of a missing key: nothing to do
+			}
+			var sum string
+			ex, op := "0", "set"
+			if existed {
+				h := sha1.Sum(old)
+				sum, ex = hex.EncodeToString(h[:]), "1"
+			}
+			if val == nil {
+				op = "del"
+			}
+			args = append(args, keys[i], ex, sum, op, val)
+			sent = append(sent, i)
+		}
+		if len(sent) == 0 {
+			break
+		}
+		args[0] = len(sent)
+		res, err := casManyScript.Run(ctx, b.c, rkeys, args...).Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("redis update many: %w", err)
+		}
+		pending = pending[:0]
+		for j, i := range sent {
+			if j >= len(res) || res[j] != 1 {
+				pending = append(pending, i)
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		// Lost some races: wait a jittered, growing moment and read again.
+		t := time.NewTimer(backoff/2 + rand.N(backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("redis update many: %w", ctx.Err())
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+	return errs, nil
 }
 
 // PutIfAbsent sets a marker with SET NX (PX ttl when ttl > 0) and reports

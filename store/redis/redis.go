@@ -33,12 +33,19 @@ type Backend struct {
 	prefix     string
 	ownsClient bool
 	groups     sync.Map // stream key -> struct{}: consumer group exists
+
+	// Enqueue calls are group-committed by one flusher goroutine (queue.go),
+	// started by the first Enqueue and stopped by Close.
+	enq       chan *enqueueReq
+	enqStart  sync.Once
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns a Backend using c with all keys under prefix (e.g. "anpi:").
 // The caller keeps ownership of c: Close does not close it.
 func New(c goredis.UniversalClient, prefix string) *Backend {
-	return &Backend{c: c, prefix: prefix}
+	return &Backend{c: c, prefix: prefix, enq: make(chan *enqueueReq), closing: make(chan struct{})}
 }
 
 // Open connects to the Redis at url (redis:// or rediss://), checks it with
@@ -117,8 +124,10 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the client if Open created it.
+// Close stops the enqueue flusher (Enqueue then fails with ErrClosed) and
+// closes the client if Open created it.
 func (b *Backend) Close() error {
+	b.closeOnce.Do(func() { close(b.closing) })
 	if !b.ownsClient {
 		return nil
 	}

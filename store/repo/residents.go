@@ -101,6 +101,50 @@ func (s Residents) ResidentByLINE(ctx context.Context, lineUserID string) (strin
 	return r.ID, nil
 }
 
+// ResidentsByID implements residents.Store; an empty id is not found.
+func (s Residents) ResidentsByID(ctx context.Context, ids []string) ([]residents.Resident, []bool, error) {
+	keys := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" {
+			keys = append(keys, id)
+		}
+	}
+	vals, err := s.B.GetMany(ctx, collResidents, keys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("residents: %w", err)
+	}
+	rs, found := make([]residents.Resident, len(ids)), make([]bool, len(ids))
+	j := 0
+	for i, id := range ids {
+		if id == "" {
+			continue
+		}
+		v := vals[j]
+		j++
+		if v == nil {
+			continue
+		}
+		if err := decode(v, &rs[i]); err != nil {
+			return nil, nil, fmt.Errorf("resident %s: %w", id, err)
+		}
+		found[i] = true
+	}
+	return rs, found, nil
+}
+
+// ResidentIDsByLINE implements residents.Store.
+func (s Residents) ResidentIDsByLINE(ctx context.Context, lineUserIDs []string) ([]string, error) {
+	vals, err := s.B.GetMany(ctx, collLINEIndex, lineUserIDs)
+	if err != nil {
+		return nil, fmt.Errorf("residents index: %w", err)
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = string(v)
+	}
+	return out, nil
+}
+
 // CountResidents implements residents.Store.
 func (s Residents) CountResidents(ctx context.Context) (int, error) {
 	return s.B.Count(ctx, collResidents)

@@ -79,6 +79,35 @@ func (s Safety) UpdateStatus(ctx context.Context, checkID, residentID string, fn
 	})
 }
 
+// UpdateStatuses implements safety.Store: one UpdateMany over the pairs.
+func (s Safety) UpdateStatuses(ctx context.Context, ids []safety.StatusID, fn func(i int, old *safety.PersonStatus) (*safety.PersonStatus, error)) ([]error, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = id.CheckID + "/" + id.ResidentID
+	}
+	errs, err := s.B.UpdateMany(ctx, collStatuses, keys, func(i int, old []byte) ([]byte, error) {
+		var o *safety.PersonStatus
+		if old != nil {
+			o = new(safety.PersonStatus)
+			if err := decode(old, o); err != nil {
+				return nil, fmt.Errorf("status: decode: %w", err)
+			}
+		}
+		n, err := fn(i, o)
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			return old, nil
+		}
+		return json.Marshal(n)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("statuses: %w", err)
+	}
+	return errs, nil
+}
+
 // ScanStatuses implements safety.Store; after is a resident id.
 func (s Safety) ScanStatuses(ctx context.Context, checkID, after string, limit int) ([]safety.PersonStatus, error) {
 	prefix := checkID + "/"
@@ -123,6 +152,33 @@ func (s Safety) PutTriage(ctx context.Context, t *safety.TriageItem) error {
 	})
 }
 
+// PutTriages implements safety.Store: one UpdateMany that keeps existing
+// items as they are.
+func (s Safety) PutTriages(ctx context.Context, ts []*safety.TriageItem) error {
+	keys, vals := make([]string, len(ts)), make([][]byte, len(ts))
+	for i, t := range ts {
+		v, err := json.Marshal(t)
+		if err != nil {
+			return fmt.Errorf("triage: %w", err)
+		}
+		keys[i], vals[i] = t.ID, v
+	}
+	// Encoded before, not inside the update (bolt's committer runs it).
+	errs, err := s.B.UpdateMany(ctx, collTriage, keys, func(i int, old []byte) ([]byte, error) {
+		if old != nil {
+			return old, nil
+		}
+		return vals[i], nil
+	})
+	if err == nil {
+		err = errors.Join(errs...)
+	}
+	if err != nil {
+		return fmt.Errorf("triage: %w", err)
+	}
+	return nil
+}
+
 // GetTriage implements safety.Store.
 func (s Safety) GetTriage(ctx context.Context, id string) (*safety.TriageItem, error) {
 	return get[safety.TriageItem](ctx, s.B, collTriage, id, safety.ErrNotFound)
@@ -165,6 +221,32 @@ func (s Safety) ClaimEvent(ctx context.Context, key string, lease time.Duration)
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// ClaimEvents implements safety.Store: ClaimEvent for all keys in one
+// UpdateMany.
+func (s Safety) ClaimEvents(ctx context.Context, keys []string, lease time.Duration) ([]bool, error) {
+	now := time.Now()
+	lv := append(binary.BigEndian.AppendUint64(nil, uint64(now.Add(lease).UnixNano())), 'p')
+	errs, err := s.B.UpdateMany(ctx, collSeen, keys, func(_ int, old []byte) ([]byte, error) {
+		if len(old) >= 8 && now.UnixNano() < int64(binary.BigEndian.Uint64(old)) {
+			return nil, errTaken
+		}
+		return lv, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim events: %w", err)
+	}
+	mine := make([]bool, len(keys))
+	for i, e := range errs {
+		switch {
+		case e == nil:
+			mine[i] = true
+		case !errors.Is(e, errTaken):
+			return nil, fmt.Errorf("claim events: %w", e)
+		}
+	}
+	return mine, nil
 }
 
 // MarkSeen implements safety.Store.

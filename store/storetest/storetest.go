@@ -44,12 +44,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"Count", testCount},
 		{"Update", testUpdate},
 		{"UpdateConcurrent", testUpdateConcurrent},
+		{"GetMany", testGetMany},
+		{"UpdateMany", testUpdateMany},
+		{"UpdateManyConcurrent", testUpdateManyConcurrent},
 		{"PutIfAbsent", testPutIfAbsent},
 		{"PutIfAbsentTTL", testPutIfAbsentTTL},
 		{"Counters", testCounters},
 		{"QueueFIFO", testQueueFIFO},
 		{"QueueRedelivery", testQueueRedelivery},
 		{"QueueConcurrentConsumers", testQueueConcurrent},
+		{"QueueConcurrentEnqueue", testQueueConcurrentEnqueue},
 		{"QueueBlock", testQueueBlock},
 		{"Ping", func(t *testing.T, b store.Backend) {
 			if err := b.Ping(t.Context()); err != nil {
@@ -389,6 +393,149 @@ func testUpdateConcurrent(t *testing.T, b store.Backend) {
 	}
 }
 
+func testGetMany(t *testing.T, b store.Backend) {
+	ctx := t.Context()
+	if got, err := b.GetMany(ctx, "gm", []string{"a", "b"}); err != nil || len(got) != 2 || got[0] != nil || got[1] != nil {
+		t.Fatalf("GetMany on a missing collection = %q, %v; want two nils", got, err)
+	}
+	if err := b.PutMany(ctx, "gm", []store.KV{{Key: "a", Value: []byte("1")}, {Key: "e", Value: []byte{}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.GetMany(ctx, "gm", []string{"e", "x", "a", "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0] == nil || len(got[0]) != 0 || got[1] != nil || string(got[2]) != "1" || string(got[3]) != "1" {
+		t.Fatalf("GetMany = %q; want [\"\" nil \"1\" \"1\"] with the empty value non-nil", got)
+	}
+	if got, err := b.GetMany(ctx, "gm", nil); err != nil || len(got) != 0 {
+		t.Fatalf("GetMany(nil) = %q, %v", got, err)
+	}
+}
+
+func testUpdateMany(t *testing.T, b store.Backend) {
+	ctx := t.Context()
+	if err := b.PutMany(ctx, "um", []store.KV{{Key: "keep", Value: []byte("k")}, {Key: "del", Value: []byte("d")},
+		{Key: "inc", Value: []byte("1")}, {Key: "empty", Value: []byte{}}}); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"new", "del", "inc", "keep", "empty", "never"}
+	calls := 0
+	errs, err := b.UpdateMany(ctx, "um", keys, func(i int, old []byte) ([]byte, error) {
+		calls++
+		switch keys[i] {
+		case "new":
+			if old != nil {
+				return nil, fmt.Errorf("old of a new key = %q", old)
+			}
+			return []byte("n"), nil
+		case "del", "never":
+			return nil, nil
+		case "inc":
+			return append(old, '2'), nil
+		case "keep":
+			return []byte("changed"), errTest
+		case "empty":
+			if old == nil {
+				return nil, errors.New("old is nil for an empty value")
+			}
+			return []byte("was empty"), nil
+		}
+		return nil, fmt.Errorf("unexpected key %q", keys[i])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls < len(keys) {
+		t.Fatalf("fn ran %d times for %d keys", calls, len(keys))
+	}
+	for i, e := range errs {
+		if keys[i] == "keep" {
+			if !errors.Is(e, errTest) {
+				t.Fatalf("errs[keep] = %v, want errTest", e)
+			}
+		} else if e != nil {
+			t.Fatalf("errs[%s] = %v", keys[i], e)
+		}
+	}
+	want := map[string]string{"new": "n", "inc": "12", "keep": "k", "empty": "was empty"}
+	for k, v := range want {
+		if got, err := b.Get(ctx, "um", k); err != nil || string(got) != v {
+			t.Fatalf("Get(%s) = %q, %v; want %q", k, got, err, v)
+		}
+	}
+	for _, k := range []string{"del", "never"} {
+		if _, err := b.Get(ctx, "um", k); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get(%s) = %v, want ErrNotFound", k, err)
+		}
+	}
+	if n, err := b.Count(ctx, "um"); err != nil || n != 4 {
+		t.Fatalf("Count = %d, %v; want 4", n, err)
+	}
+	if _, err := b.UpdateMany(ctx, "um", []string{"a", "a"}, func(int, []byte) ([]byte, error) { return []byte("x"), nil }); err == nil {
+		t.Fatal("UpdateMany with a duplicate key: no error")
+	}
+	if _, err := b.UpdateMany(ctx, "um", []string{"a", ""}, func(int, []byte) ([]byte, error) { return []byte("x"), nil }); err == nil {
+		t.Fatal("UpdateMany with an empty key: no error")
+	}
+}
+
+// testUpdateManyConcurrent has UpdateMany and Update race on the same keys:
+// no increment may be lost.
+func testUpdateManyConcurrent(t *testing.T, b store.Backend) {
+	ctx := t.Context()
+	const workers, each = 20, 20
+	keys := []string{"k0", "k1", "k2", "k3"}
+	inc := func(old []byte) ([]byte, error) {
+		n := 0
+		if old != nil {
+			var err error
+			if n, err = strconv.Atoi(string(old)); err != nil {
+				return nil, err
+			}
+		}
+		return []byte(strconv.Itoa(n + 1)), nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*workers)
+	for w := range workers {
+		wg.Go(func() {
+			for range each {
+				if w%2 == 0 {
+					es, err := b.UpdateMany(ctx, "umc", keys, func(_ int, old []byte) ([]byte, error) { return inc(old) })
+					if err == nil {
+						err = errors.Join(es...)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				} else if err := b.Update(ctx, "umc", keys[w%len(keys)], inc); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("update: %v", err)
+	}
+	for i, k := range keys {
+		want := workers / 2 * each // every UpdateMany worker
+		for w := 1; w < workers; w += 2 {
+			if w%len(keys) == i {
+				want += each
+			}
+		}
+		got, err := b.Get(ctx, "umc", k)
+		if err != nil || string(got) != strconv.Itoa(want) {
+			t.Fatalf("%s = %q, %v; want %d (lost updates)", k, got, err, want)
+		}
+	}
+}
+
 func testPutIfAbsent(t *testing.T, b store.Backend) {
 	ctx := t.Context()
 	steps := []struct {
@@ -546,6 +693,71 @@ func ids(ms []store.Message) []string {
 		out[i] = m.ID
 	}
 	return out
+}
+
+// testQueueConcurrentEnqueue has many callers enqueue into two queues at
+// once (engines group such calls into shared writes): every message lands
+// once, in its own queue, and the messages of one call keep their order.
+func testQueueConcurrentEnqueue(t *testing.T, b store.Backend) {
+	ctx := t.Context()
+	const callers, calls = 16, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for c := range callers {
+		wg.Go(func() {
+			q := []string{"ea", "eb"}[c%2]
+			for i := range calls {
+				n := 1 + i%3 // one to three messages per call
+				data := make([][]byte, n)
+				for j := range data {
+					data[j] = fmt.Appendf(nil, "%02d/%02d/%d", c, i, j)
+				}
+				if err := b.Enqueue(ctx, q, data...); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	for qi, q := range []string{"ea", "eb"} {
+		var got []string
+		for {
+			ms, err := b.Claim(ctx, q, "c", 100, hour, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ms) == 0 {
+				break
+			}
+			got = append(got, payloads(ms)...)
+		}
+		want := 0
+		last := map[string]string{} // caller/call -> last message seen
+		for _, p := range got {
+			var c, i, j int
+			if _, err := fmt.Sscanf(p, "%02d/%02d/%d", &c, &i, &j); err != nil || c%2 != qi {
+				t.Fatalf("queue %s holds %q", q, p)
+			}
+			call := p[:5]
+			if prev, ok := last[call]; (ok && prev >= p) || (!ok && j != 0) {
+				t.Fatalf("queue %s: %q after %q: a call's messages out of order", q, p, prev)
+			}
+			last[call] = p
+		}
+		for c := qi; c < callers; c += 2 {
+			for i := range calls {
+				want += 1 + i%3
+			}
+		}
+		if len(got) != want {
+			t.Fatalf("queue %s: %d messages, want %d", q, len(got), want)
+		}
+	}
 }
 
 func testQueueFIFO(t *testing.T, b store.Backend) {
