@@ -239,6 +239,13 @@ func (s *Service) publish(ctx context.Context, a *Alert) {
 	if s.pub == nil {
 		return
 	}
+	if !Terminal(a.Status) {
+		// Progress updates race with the update that finishes the alert
+		// (many workers publish): a stale copy must not be the last word.
+		if fresh, err := s.store.GetAlert(ctx, a.ID); err == nil {
+			a = fresh
+		}
+	}
 	v, err := s.view(ctx, a)
 	if err != nil {
 		s.log.Warn("alert view", "alert", a.ID, "err", err)

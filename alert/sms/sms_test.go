@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -384,43 +385,61 @@ func TestTwilioSendContext(t *testing.T) {
 			t.Error("requests were made with a canceled context")
 		}
 	})
-	t.Run("cancel reaches the request", func(t *testing.T) {
-		// The SDK builds requests with context.Background(); the Sender must
-		// still abort a hanging request when the batch context ends.
+	t.Run("a request in flight ends at its own timeout, not with the batch", func(t *testing.T) {
+		// Twilio has no idempotency key: a request cut off after it took
+		// effect would be sent again. Ending the batch context stops items
+		// not started yet; the one in flight runs to its answer or to the
+		// per-request timeout (here 300 ms), which the SDK's own requests
+		// (built on context.Background()) would not enforce by themselves.
+		arrived := make(chan struct{}, 4)
 		release := make(chan struct{})
-		arrived := make(chan struct{}, 1)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			arrived <- struct{}{}
 			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+			io.Copy(io.Discard, r.Body) // so that the server notices the client leaving
+			select {                    // hang until the client gives up
 			case <-r.Context().Done():
 			case <-release:
 			}
 		}))
 		defer srv.Close()
 		defer close(release)
-		s, err := sms.New(sms.Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, BaseURL: srv.URL, Timeout: time.Hour})
+		s, err := sms.New(sms.Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, BaseURL: srv.URL,
+			Timeout: 300 * time.Millisecond, Concurrency: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan []alert.Outcome)
+		start := time.Now()
 		go func() {
-			out, _ := s.Send(ctx, &alert.Batch{Text: "x", Recipients: recipients(1)})
+			out, _ := s.Send(ctx, &alert.Batch{Text: "x", Recipients: recipients(2)})
 			done <- out
 		}()
 		select {
-		case <-arrived: // the request is in flight; now end the batch
+		case <-arrived: // the first request is in flight; now end the batch
 		case <-time.After(10 * time.Second):
 			t.Fatal("request never arrived")
 		}
 		cancel()
 		select {
 		case out := <-done:
+			if el := time.Since(start); el < 250*time.Millisecond {
+				t.Errorf("Send returned after %v: the request in flight was cut off with the batch", el)
+			}
 			if out[0].Err == nil || !alert.IsRetryable(out[0].Err) {
-				t.Errorf("outcome %v, want retryable error", out[0].Err)
+				t.Errorf("timed-out request: outcome %v, want a retryable error", out[0].Err)
+			}
+			if out[1].Err == nil || !strings.Contains(out[1].Err.Error(), "not attempted") {
+				t.Errorf("second recipient: %v, want not attempted", out[1].Err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatal("Send ignored the canceled context")
+			t.Fatal("Send ignored its per-request timeout")
+		}
+		if n := len(arrived); n != 0 {
+			t.Errorf("%d more requests were made after the batch ended", n)
 		}
 	})
 }

@@ -205,6 +205,13 @@
     };
   }
 
+  // Progress updates of an alert come from many workers and may arrive after
+  // the update that finished it: a finished alert never goes back.
+  const FINISHED = new Set(['completed', 'cancelled', 'failed']);
+  function staleAlert(topic, cur, next) {
+    return topic === 'alerts' && cur && next && FINISHED.has(cur.status) && !FINISHED.has(next.status);
+  }
+
   function applyFrame(f) {
     if (!f || typeof f !== 'object' || !f.data || typeof f.data !== 'object') return;
     if (f.type === 'snapshot') {
@@ -217,7 +224,8 @@
     } else if (f.type === 'delta' && f.topic) {
       const m = state[f.topic] || (state[f.topic] = new Map());
       for (const [k, v] of Object.entries(f.data)) {
-        if (v === null) m.delete(k); else m.set(k, v);
+        if (v === null) m.delete(k);
+        else if (!staleAlert(f.topic, m.get(k), v)) m.set(k, v);
       }
       dirty.add(f.topic);
     } else {
