@@ -193,7 +193,7 @@ func Defaults() Config {
 		Listen: "127.0.0.1:8080", DataDir: "./data", Store: "embedded",
 		Redis:   RedisConfig{URL: "redis://127.0.0.1:6379/0", Prefix: "anpi:"},
 		Sandbox: true,
-		LINE:    LINEConfig{Enabled: true, Endpoint: "https://api.line.me", MulticastRPS: 200, Workers: 32},
+		LINE:    LINEConfig{Enabled: true, Endpoint: "https://api.line.me", MulticastRPS: 200, Workers: 64},
 		SMS:     TwilioConfig{Enabled: true, BaseURL: "https://api.twilio.com", From: "+815000000000", RPS: 100, Workers: 8},
 		Voice:   TwilioConfig{Enabled: true, BaseURL: "https://api.twilio.com", From: "+815000000000", RPS: 10, Workers: 4},
 		OpenAI:  OpenAIConfig{Enabled: true, BaseURL: "https://api.openai.com/v1", Model: "gpt-4o-mini", Timeout: Duration(8 * time.Second)},
