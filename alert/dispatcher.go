@@ -69,9 +69,6 @@ type Dispatcher struct {
 
 	planq chan string
 	wg    sync.WaitGroup
-
-	pubMu   sync.Mutex
-	lastPub map[string]time.Time
 }
 
 // NewDispatcher returns a dispatcher for svc's alerts. It takes over svc's
@@ -99,7 +96,7 @@ func NewDispatcher(svc *Service, aud Audience, linker Linker, senders []Sender, 
 		svc: svc, store: svc.store, aud: aud, linker: linker,
 		senders: map[string]Sender{}, limiters: map[string]*rate.Limiter{}, endpoints: map[string]Endpoints{},
 		cfg: cfg, log: svc.log, now: svc.now, sleep: sleepCtx,
-		planq: make(chan string, 1024), lastPub: map[string]time.Time{},
+		planq: make(chan string, 1024),
 	}
 	for _, s := range senders {
 		ch := s.Channel()

@@ -125,7 +125,6 @@ type planner struct {
 	pending []*Batch
 	open    map[string]*Batch // by channel + "|" + language
 	seq     map[string]int
-	ids     []string
 	planned map[string]int
 	prio    int
 	// ready are the full batches staged since the last checkpoint (sending
@@ -190,7 +189,6 @@ func (p *planner) addRecipient(ctx context.Context, ch, lang string, rc Recipien
 
 func (p *planner) stage(ctx context.Context, b *Batch) error {
 	p.pending = append(p.pending, b)
-	p.ids = append(p.ids, b.ID)
 	p.ready = append(p.ready, b.ID)
 	if len(p.pending) >= 64 {
 		return p.flush(ctx)

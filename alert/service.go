@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/minato-city/anpi/alert/template"
+	"github.com/minato-city/anpi/internal/throttle"
 )
 
 // ErrState is wrapped by errors about an action the alert's status does not
@@ -54,8 +55,9 @@ type Service struct {
 	receipts [64]sync.Mutex
 	// endpoints are the non-person recipients per channel, for previews.
 	endpoints map[string]Endpoints
-	// throttle spaces out the publishes that receipts cause.
-	throttle publishThrottle
+	// throttle spaces out the publishes that receipts and batch progress
+	// cause.
+	throttle throttle.Keyed
 }
 
 // NewService returns a Service.
@@ -66,7 +68,8 @@ func NewService(store Store, pub Publisher, cfg Config, log *slog.Logger) *Servi
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: store, pub: pub, cfg: cfg, log: log, now: time.Now, kick: func(string) {}}
+	return &Service{store: store, pub: pub, cfg: cfg, log: log, now: time.Now, kick: func(string) {},
+		throttle: throttle.Keyed{Every: progressEvery}}
 }
 
 // SetClock replaces the clock (tests).
@@ -246,6 +249,11 @@ func (s *Service) publish(ctx context.Context, a *Alert) {
 			a = fresh
 		}
 	}
+	s.publishView(ctx, a)
+}
+
+// publishView publishes the view of a as it is.
+func (s *Service) publishView(ctx context.Context, a *Alert) {
 	v, err := s.view(ctx, a)
 	if err != nil {
 		s.log.Warn("alert view", "alert", a.ID, "err", err)
@@ -437,52 +445,17 @@ func (s *Service) applyStatus(ctx context.Context, ref Ref, status, code string)
 	return nil
 }
 
-// publishThrottle limits console updates per alert to one per
-// progressEvery, always ending with the latest state: an update that comes
-// too soon is published when its interval ends.
-type publishThrottle struct {
-	mu      sync.Mutex
-	last    map[string]time.Time
-	pending map[string]bool
-}
-
-// publishSoon publishes alert id now, or at the end of its interval with
-// the state it has then.
+// publishSoon publishes alert id now, or at the end of its interval
+// (progressEvery) with the state it has then.
 func (s *Service) publishSoon(id string) {
 	if s.pub == nil {
 		return
 	}
-	t := &s.throttle
-	t.mu.Lock()
-	if t.pending[id] {
-		t.mu.Unlock()
-		return
-	}
-	if t.last == nil {
-		t.last, t.pending = map[string]time.Time{}, map[string]bool{}
-	}
-	wait := progressEvery - time.Since(t.last[id])
-	fire := func() {
-		t.mu.Lock()
-		delete(t.pending, id)
-		if len(t.last) > 1024 {
-			clear(t.last)
-		}
-		t.last[id] = time.Now()
-		t.mu.Unlock()
+	s.throttle.Do(id, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if a, err := s.store.GetAlert(ctx, id); err == nil {
-			s.publish(ctx, a)
+			s.publishView(ctx, a)
 		}
-	}
-	if wait <= 0 {
-		t.last[id] = time.Now()
-		t.mu.Unlock()
-		fire()
-		return
-	}
-	t.pending[id] = true
-	t.mu.Unlock()
-	time.AfterFunc(wait, fire)
+	})
 }

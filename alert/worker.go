@@ -368,29 +368,15 @@ func (d *Dispatcher) finish(ctx context.Context, q string, j Job, b *Batch, delt
 	return nil
 }
 
-// progressEvery bounds how often batch progress of one alert is published:
-// a million-recipient send finishes thousands of batches a second, and the
-// console needs a few updates a second, not thousands.
+// progressEvery bounds how often the progress of one alert is published:
+// a million-recipient send finishes thousands of batches a second and
+// receives thousands of receipts, and the console needs a few updates a
+// second, the last one current. Status changes are published at once
+// elsewhere.
 const progressEvery = 200 * time.Millisecond
 
-// progress publishes a's view unless it was published less than
-// progressEvery ago. Status changes are published unconditionally elsewhere.
-func (d *Dispatcher) progress(ctx context.Context, a *Alert) {
-	now := time.Now()
-	d.pubMu.Lock()
-	last := d.lastPub[a.ID]
-	due := now.Sub(last) >= progressEvery
-	if due {
-		if len(d.lastPub) > 1024 {
-			clear(d.lastPub)
-		}
-		d.lastPub[a.ID] = now
-	}
-	d.pubMu.Unlock()
-	if due {
-		d.svc.publish(ctx, a)
-	}
-}
+// progress publishes a's counts, throttled (see progressEvery).
+func (d *Dispatcher) progress(_ context.Context, a *Alert) { d.svc.publishSoon(a.ID) }
 
 // waitTokens takes n tokens from the channel's limiter, in pieces no larger
 // than the bucket.

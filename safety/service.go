@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/minato-city/anpi/alert"
+	"github.com/minato-city/anpi/internal/throttle"
 	"github.com/minato-city/anpi/residents"
 	"github.com/minato-city/anpi/safety/classify"
 )
@@ -53,7 +54,7 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	// throttle spaces out the console updates that replies cause.
-	throttle publishThrottle
+	throttle throttle.Keyed
 }
 
 // NewService returns a Service.
@@ -61,7 +62,8 @@ func NewService(store Store, alerts Alerts, people People, cls Classifier, pub P
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: store, alerts: alerts, people: people, cls: cls, pub: pub, log: log, now: time.Now}
+	return &Service{store: store, alerts: alerts, people: people, cls: cls, pub: pub, log: log, now: time.Now,
+		throttle: throttle.Keyed{Every: checkPublishEvery}}
 }
 
 // SetClock replaces the clock (tests).
@@ -303,55 +305,19 @@ func (s *Service) view(ctx context.Context, c *Check) (View, error) {
 // hundreds of times a second for a console that shows a few a second.
 const checkPublishEvery = 250 * time.Millisecond
 
-// publishThrottle limits console updates per check to one per
-// checkPublishEvery, always ending with the latest state: an update that
-// comes too soon is published when its interval ends.
-type publishThrottle struct {
-	mu      sync.Mutex
-	last    map[string]time.Time
-	pending map[string]bool
-}
-
 // publishCheckSoon publishes check id now, or at the end of its interval
-// with the state it has then.
+// (checkPublishEvery) with the state it has then.
 func (s *Service) publishCheckSoon(id string) {
 	if s.pub == nil {
 		return
 	}
-	publish := func() {
+	s.throttle.Do(id, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if c, err := s.store.GetCheck(ctx, id); err == nil {
 			s.publishCheck(ctx, c)
 		}
-	}
-	t := &s.throttle
-	t.mu.Lock()
-	if t.pending[id] {
-		t.mu.Unlock()
-		return
-	}
-	if t.last == nil {
-		t.last, t.pending = map[string]time.Time{}, map[string]bool{}
-	}
-	if len(t.last) > 1024 {
-		clear(t.last)
-	}
-	if wait := checkPublishEvery - time.Since(t.last[id]); wait > 0 {
-		t.pending[id] = true
-		t.mu.Unlock()
-		time.AfterFunc(wait, func() {
-			t.mu.Lock()
-			delete(t.pending, id)
-			t.last[id] = time.Now()
-			t.mu.Unlock()
-			publish()
-		})
-		return
-	}
-	t.last[id] = time.Now()
-	t.mu.Unlock()
-	publish()
+	})
 }
 
 func (s *Service) publishCheck(ctx context.Context, c *Check) {
