@@ -162,7 +162,9 @@ func benchAlert(b *testing.B, n int, backend string) {
 func BenchmarkLINEWebhookIngest(b *testing.B)      { benchIngest(b, "embedded") }
 func BenchmarkLINEWebhookIngestRedis(b *testing.B) { benchIngest(b, "redis") }
 
-func benchIngest(b *testing.B, backend string) {
+// benchServerConfig is configs/anpi.yaml for a benchmark on backend, with a
+// fresh data directory or Redis prefix (flushed when the benchmark ends).
+func benchServerConfig(b *testing.B, backend string) Config {
 	m := map[string]string{"ANPI_ADMIN_TOKEN": testAdmin, "ANPI_DATA_DIR": b.TempDir()}
 	if backend == "redis" {
 		u := os.Getenv("ANPI_TEST_REDIS_URL")
@@ -177,8 +179,13 @@ func benchIngest(b *testing.B, backend string) {
 	}
 	if backend == "redis" {
 		cfg.Redis.Prefix = fmt.Sprintf("anpibench:%d:", time.Now().UnixNano())
-		defer flushPrefix(nil, cfg.Redis.URL, cfg.Redis.Prefix)
+		b.Cleanup(func() { flushPrefix(nil, cfg.Redis.URL, cfg.Redis.Prefix) })
 	}
+	return cfg
+}
+
+func benchIngest(b *testing.B, backend string) {
+	cfg := benchServerConfig(b, backend)
 	cfg.Facilities.Shelters, cfg.Facilities.Boundary = "", ""
 	cfg.Demo.Residents = "../" + cfg.Demo.Residents
 	tt := &testing.T{}
@@ -414,22 +421,7 @@ func BenchmarkReplies27k(b *testing.B)      { benchReplies(b, 27_000, "embedded"
 func BenchmarkReplies27kRedis(b *testing.B) { benchReplies(b, 27_000, "redis") }
 
 func benchReplies(b *testing.B, n int, backend string) {
-	m := map[string]string{"ANPI_ADMIN_TOKEN": testAdmin, "ANPI_DATA_DIR": b.TempDir()}
-	if backend == "redis" {
-		u := os.Getenv("ANPI_TEST_REDIS_URL")
-		if u == "" {
-			b.Skip("ANPI_TEST_REDIS_URL not set: skipping the Redis benchmark")
-		}
-		m["ANPI_STORE"], m["ANPI_REDIS_URL"] = "redis", u
-	}
-	cfg, err := LoadConfig("../configs/anpi.yaml", env(m))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if backend == "redis" {
-		cfg.Redis.Prefix = fmt.Sprintf("anpibench:%d:", time.Now().UnixNano())
-		defer flushPrefix(nil, cfg.Redis.URL, cfg.Redis.Prefix)
-	}
+	cfg := benchServerConfig(b, backend)
 	cfg.Facilities.Shelters, cfg.Facilities.Boundary, cfg.Demo.Residents = "", "", ""
 	// The alert's own pace is BenchmarkAlert1MRealistic's subject; here it
 	// only has to be on its way while the replies come in.
