@@ -317,6 +317,10 @@ type Store interface {
 	// UpdateLedger applies fn atomically to the ledger of a batch (a fresh
 	// zero Ledger if none); fn may run more than once.
 	UpdateLedger(ctx context.Context, batchID string, fn func(l *Ledger) error) (*Ledger, error)
+	// UpdateLedgers is UpdateLedger for several distinct batches in one
+	// store round; each ledger is updated atomically on its own. errs[i] is
+	// what fn returned for batchIDs[i]; err is a failure of the store.
+	UpdateLedgers(ctx context.Context, batchIDs []string, fn func(i int, l *Ledger) error) (errs []error, err error)
 
 	AddCounts(ctx context.Context, alertID string, deltas map[string]int64) error
 	Counts(ctx context.Context, alertID string) (map[string]int64, error)
@@ -326,11 +330,13 @@ type Store interface {
 
 	// PutRefs records which batch and recipient a provider message id belongs to.
 	PutRefs(ctx context.Context, refs map[string]Ref) error
-	GetRef(ctx context.Context, providerID string) (Ref, error)
-	// StashStatus keeps a delivery receipt that arrived before its message
-	// id was recorded; TakeStatus removes and returns it (ok false if none).
-	StashStatus(ctx context.Context, providerID, status, code string) error
-	TakeStatus(ctx context.Context, providerID string) (status, code string, ok bool, err error)
+	// GetRefs returns the refs of those provider ids that have one.
+	GetRefs(ctx context.Context, providerIDs []string) (map[string]Ref, error)
+	// StashStatuses keeps delivery receipts that arrived before their
+	// message ids were recorded; TakeStatuses removes and returns those of
+	// the given ids that are kept (each to one caller only).
+	StashStatuses(ctx context.Context, rs []Receipt) error
+	TakeStatuses(ctx context.Context, providerIDs []string) ([]Receipt, error)
 
 	Enqueue(ctx context.Context, queue string, batchIDs ...string) error
 	Claim(ctx context.Context, queue, consumer string, max int, minIdle, block time.Duration) ([]Job, error)

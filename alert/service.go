@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,10 +47,8 @@ type Service struct {
 	now   func() time.Time
 	// kick wakes the planner after an approval.
 	kick func(id string)
-	// receipts serialises delivery receipts per batch ledger within this
-	// process, so a burst of receipts for one batch does not make them
-	// retry against each other on an optimistic (Redis) store.
-	receipts [64]sync.Mutex
+	// rq gathers delivery receipts into shared store rounds.
+	rq receiptQueue
 	// endpoints are the non-person recipients per channel, for previews.
 	endpoints map[string]Endpoints
 	// throttle spaces out the publishes that receipts and batch progress
@@ -361,88 +357,6 @@ func dedupe(ss []string) []string {
 		}
 	}
 	return out
-}
-
-// RecordStatus applies a provider delivery receipt (Twilio status callback)
-// to the ledger: delivered, or undelivered/failed with the provider's code.
-// Intermediate statuses are ignored. A receipt can overtake the worker that
-// sent the message (it records message ids after the whole batch): it is
-// then stashed, and whichever side finds it later applies it, exactly once.
-func (s *Service) RecordStatus(ctx context.Context, providerID, status, code string) error {
-	switch status {
-	case "delivered", "undelivered", "failed":
-	default:
-		return nil
-	}
-	ref, err := s.store.GetRef(ctx, providerID)
-	if errors.Is(err, ErrNotFound) {
-		if err := s.store.StashStatus(ctx, providerID, status, code); err != nil {
-			return fmt.Errorf("status stash: %w", err)
-		}
-		// The worker may have recorded the id meanwhile and found nothing.
-		if ref, err = s.store.GetRef(ctx, providerID); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
-			return fmt.Errorf("status ref: %w", err)
-		}
-		st, c, ok, err := s.store.TakeStatus(ctx, providerID)
-		if err != nil || !ok {
-			return err
-		}
-		return s.applyStatus(ctx, ref, st, c)
-	}
-	if err != nil {
-		return fmt.Errorf("status ref: %w", err)
-	}
-	return s.applyStatus(ctx, ref, status, code)
-}
-
-// applyStatus moves one sent recipient to delivered or undelivered.
-func (s *Service) applyStatus(ctx context.Context, ref Ref, status, code string) error {
-	to := RecipientDelivered
-	if status != "delivered" {
-		to = RecipientUndelivered
-	}
-	channel := batchChannel(ref.BatchID)
-	if channel == "" {
-		return fmt.Errorf("status batch: malformed id %q", ref.BatchID)
-	}
-	h := fnv.New32a()
-	h.Write([]byte(ref.BatchID))
-	mu := &s.receipts[h.Sum32()%uint32(len(s.receipts))]
-	mu.Lock()
-	defer mu.Unlock()
-	var deltas map[string]int64
-	_, err := s.store.UpdateLedger(ctx, ref.BatchID, func(l *Ledger) error {
-		deltas = map[string]int64{}
-		if ref.Index >= len(l.R) || l.R[ref.Index] != RecipientSent {
-			return errSkip
-		}
-		l.R[ref.Index] = to
-		if to == RecipientDelivered {
-			deltas[channel+countReceiptDelivered]++
-			return nil
-		}
-		deltas[channel+countReceiptUndelivered]++
-		if l.Reasons == nil {
-			l.Reasons = map[int]string{}
-		}
-		l.Reasons[ref.Index] = "undelivered (provider code " + code + ")"
-		return nil
-	})
-	if errors.Is(err, errSkip) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("status ledger: %w", err)
-	}
-	if err := s.store.AddCounts(ctx, ref.AlertID, deltas); err != nil {
-		return fmt.Errorf("status counts: %w", err)
-	}
-	// 200k receipts in a minute must not become 200k console updates.
-	s.publishSoon(ref.AlertID)
-	return nil
 }
 
 // publishSoon publishes alert id now, or at the end of its interval

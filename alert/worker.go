@@ -321,15 +321,21 @@ func (d *Dispatcher) record(ctx context.Context, a *Alert, b *Batch, todo []int,
 			return false, nil, fmt.Errorf("refs: %w", err)
 		}
 		// Receipts that overtook this batch's bookkeeping.
-		for id, ref := range refs {
-			st, code, ok, err := d.store.TakeStatus(ctx, id)
-			if err != nil {
-				return false, nil, fmt.Errorf("stashed status: %w", err)
+		ids := make([]string, 0, len(refs))
+		for id := range refs {
+			ids = append(ids, id)
+		}
+		early, err := d.store.TakeStatuses(ctx, ids)
+		if err != nil {
+			return false, nil, err
+		}
+		if len(early) > 0 {
+			rs := make([]refReceipt, len(early))
+			for i, r := range early {
+				rs[i] = refReceipt{refs[r.ProviderID], r}
 			}
-			if ok {
-				if err := d.svc.applyStatus(ctx, ref, st, code); err != nil {
-					return false, nil, err
-				}
+			if err := d.svc.applyStatuses(ctx, rs); err != nil {
+				return false, nil, err
 			}
 		}
 	}

@@ -368,6 +368,7 @@ func benchRealistic(b *testing.B, nLINE, nSMS int, lineRPS, smsRPS float64, back
 			b.Fatal(err)
 		}
 		var lineDone, smsDone time.Duration
+		timeline, lastLine := os.Getenv("BENCH_TIMELINE") != "", time.Now()
 		var v alert.View
 		for {
 			if v, err = a.Alerts.Get(ctx, al.ID); err != nil {
@@ -378,6 +379,10 @@ func benchRealistic(b *testing.B, nLINE, nSMS int, lineRPS, smsRPS float64, back
 			}
 			if smsDone == 0 && v.Counts["sms"].Sent == int64(nSMS) {
 				smsDone = time.Since(t0)
+			}
+			if timeline && time.Since(lastLine) >= time.Second {
+				lastLine = time.Now()
+				fmt.Fprintf(os.Stderr, "%5.1fs line sent %7d  sms sent %7d delivered %7d\n", time.Since(t0).Seconds(), v.Counts["line"].Sent, v.Counts["sms"].Sent, v.Counts["sms"].Delivered)
 			}
 			if v.Status == alert.StatusCompleted {
 				if v.Counts["line"].Sent != int64(nLINE) || v.Counts["sms"].Sent != int64(nSMS) {

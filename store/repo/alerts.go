@@ -183,34 +183,85 @@ func (s Alerts) PutRefs(ctx context.Context, refs map[string]alert.Ref) error {
 	return s.B.PutMany(ctx, collRefs, kvs)
 }
 
-// GetRef implements alert.Store.
-func (s Alerts) GetRef(ctx context.Context, providerID string) (alert.Ref, error) {
-	var r alert.Ref
-	if err := getJSON(ctx, s.B, collRefs, providerID, &r); err != nil {
-		return r, mapNotFound(err, alert.ErrNotFound)
+// GetRefs implements alert.Store.
+func (s Alerts) GetRefs(ctx context.Context, providerIDs []string) (map[string]alert.Ref, error) {
+	vals, err := s.B.GetMany(ctx, collRefs, providerIDs)
+	if err != nil {
+		return nil, fmt.Errorf("refs: %w", err)
 	}
-	return r, nil
+	out := make(map[string]alert.Ref, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			continue
+		}
+		var r alert.Ref
+		if err := decode(v, &r); err != nil {
+			return nil, fmt.Errorf("ref %s: %w", providerIDs[i], err)
+		}
+		out[providerIDs[i]] = r
+	}
+	return out, nil
 }
 
 const collEarlyStatus = "early_status"
 
-// StashStatus implements alert.Store.
-func (s Alerts) StashStatus(ctx context.Context, providerID, status, code string) error {
-	return s.B.Put(ctx, collEarlyStatus, providerID, []byte(status+"|"+code))
+// StashStatuses implements alert.Store.
+func (s Alerts) StashStatuses(ctx context.Context, rs []alert.Receipt) error {
+	kvs := make([]store.KV, len(rs))
+	for i, r := range rs {
+		kvs[i] = store.KV{Key: r.ProviderID, Value: []byte(r.Status + "|" + r.Code)}
+	}
+	return s.B.PutMany(ctx, collEarlyStatus, kvs)
 }
 
-// TakeStatus implements alert.Store.
-func (s Alerts) TakeStatus(ctx context.Context, providerID string) (string, string, bool, error) {
-	var got []byte
-	err := s.B.Update(ctx, collEarlyStatus, providerID, func(old []byte) ([]byte, error) {
-		got = old
-		return nil, nil
-	})
-	if err != nil || got == nil {
-		return "", "", false, err
+// TakeStatuses implements alert.Store: one read finds the stashed receipts
+// (usually none), and only those found are removed, each atomically, so
+// that of two takers exactly one gets a receipt.
+func (s Alerts) TakeStatuses(ctx context.Context, providerIDs []string) ([]alert.Receipt, error) {
+	vals, err := s.B.GetMany(ctx, collEarlyStatus, providerIDs)
+	if err != nil {
+		return nil, fmt.Errorf("stashed statuses: %w", err)
 	}
-	st, code, _ := strings.Cut(string(got), "|")
-	return st, code, true, nil
+	var keys []string
+	for i, v := range vals {
+		if v != nil {
+			keys = append(keys, providerIDs[i])
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	got := make([][]byte, len(keys))
+	if _, err := s.B.UpdateMany(ctx, collEarlyStatus, keys, func(i int, old []byte) ([]byte, error) {
+		got[i] = old
+		return nil, nil
+	}); err != nil {
+		return nil, fmt.Errorf("stashed statuses: %w", err)
+	}
+	var out []alert.Receipt
+	for i, v := range got {
+		if v != nil {
+			st, code, _ := strings.Cut(string(v), "|")
+			out = append(out, alert.Receipt{ProviderID: keys[i], Status: st, Code: code})
+		}
+	}
+	return out, nil
+}
+
+// UpdateLedgers implements alert.Store.
+func (s Alerts) UpdateLedgers(ctx context.Context, batchIDs []string, fn func(i int, l *alert.Ledger) error) ([]error, error) {
+	return s.B.UpdateMany(ctx, collLedgers, batchIDs, func(i int, old []byte) ([]byte, error) {
+		l := &alert.Ledger{State: alert.LedgerPending}
+		if old != nil {
+			if err := decode(old, l); err != nil {
+				return nil, fmt.Errorf("%s %q: decode: %w", collLedgers, batchIDs[i], err)
+			}
+		}
+		if err := fn(i, l); err != nil {
+			return nil, err
+		}
+		return json.Marshal(l)
+	})
 }
 
 // Enqueue implements alert.Store.
