@@ -184,6 +184,9 @@ const SweepInterval = 5 * time.Second
 func (d *Dispatcher) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(SweepInterval)
 	defer t.Stop()
+	// moving holds the batches_done count of each dispatching alert at the
+	// previous sweep.
+	moving := map[string]int64{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -191,6 +194,7 @@ func (d *Dispatcher) sweepLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		after := ""
+		open := map[string]int64{}
 		for ctx.Err() == nil {
 			page, err := d.store.ListAlerts(ctx, after, 200)
 			if err != nil || len(page) == 0 {
@@ -198,6 +202,15 @@ func (d *Dispatcher) sweepLoop(ctx context.Context) {
 			}
 			for _, a := range page {
 				if a.Status == StatusDispatching {
+					// An alert whose batches are still being finished
+					// is completed by the worker that finishes the last
+					// one; reading all its ledgers (thousands for a
+					// ward-wide alert) is for alerts that stopped moving.
+					n := cur(ctx, d.store, a.ID)
+					open[a.ID] = n
+					if last, ok := moving[a.ID]; ok && n > last && n < int64(a.Batches) {
+						continue
+					}
 					if err := d.checkDone(ctx, a.ID); err != nil && ctx.Err() == nil {
 						d.log.Warn("sweep", "alert", a.ID, "err", err)
 					}
@@ -205,6 +218,7 @@ func (d *Dispatcher) sweepLoop(ctx context.Context) {
 			}
 			after = page[len(page)-1].ID
 		}
+		moving = open
 	}
 }
 

@@ -239,8 +239,8 @@ type twCallback struct {
 	failed bool // undelivered message or unanswered call
 }
 
-// enqueue hands cb to the bounded worker pool, dropping it when the queue is
-// full or the simulator is closed (Twilio does not block API requests on
+// enqueue hands cb to the callback workers, dropping it when too many are
+// waiting or the simulator is closed (Twilio does not block API requests on
 // callbacks either).
 func (t *Twilio) enqueue(cb twCallback) {
 	if t.ctx.Err() != nil {
@@ -253,12 +253,49 @@ func (t *Twilio) enqueue(cb twCallback) {
 			go t.callbackWorker()
 		}
 	})
-	select {
-	case t.cbq <- cb:
-	default:
+	t.cbMu.Lock()
+	if len(t.cbq)-t.cbHead >= twCallbackQueue {
+		t.cbMu.Unlock()
 		t.ctr.cbDropped.Add(1)
 		t.log.Warn("twilio sandbox: status callback queue full, dropping", "sid", cb.sid)
+		return
 	}
+	t.cbq = append(t.cbq, cb)
+	t.cbMu.Unlock()
+	t.signalCallback()
+}
+
+// signalCallback wakes one idle callback worker, if any is waiting.
+func (t *Twilio) signalCallback() {
+	select {
+	case t.cbReady <- struct{}{}:
+	default:
+	}
+}
+
+// nextCallback takes the oldest waiting callback.
+func (t *Twilio) nextCallback() (twCallback, bool) {
+	t.cbMu.Lock()
+	defer t.cbMu.Unlock()
+	if t.cbHead == len(t.cbq) {
+		return twCallback{}, false
+	}
+	cb := t.cbq[t.cbHead]
+	t.cbq[t.cbHead] = twCallback{}
+	t.cbHead++
+	switch {
+	case t.cbHead == len(t.cbq):
+		t.cbq, t.cbHead = t.cbq[:0], 0
+	case t.cbHead > 4096 && t.cbHead > len(t.cbq)/2:
+		// Give the consumed front back.
+		n := copy(t.cbq, t.cbq[t.cbHead:])
+		t.cbq, t.cbHead = t.cbq[:n], 0
+	}
+	if t.cbHead < len(t.cbq) {
+		// More are waiting: pass the wake-up on.
+		t.signalCallback()
+	}
+	return cb, true
 }
 
 func (t *Twilio) callbackWorker() {
@@ -266,11 +303,14 @@ func (t *Twilio) callbackWorker() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		var cb twCallback
-		select {
-		case <-t.ctx.Done():
-			return
-		case cb = <-t.cbq:
+		cb, ok := t.nextCallback()
+		if !ok {
+			select {
+			case <-t.ctx.Done():
+				return
+			case <-t.cbReady:
+			}
+			continue
 		}
 		if d := time.Until(cb.due); d > 0 {
 			timer.Reset(d)
