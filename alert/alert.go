@@ -314,6 +314,9 @@ type Store interface {
 	ScanBatches(ctx context.Context, alertID, after string, limit int) ([]*Batch, error)
 
 	GetLedger(ctx context.Context, batchID string) (*Ledger, error)
+	// GetLedgers reads several ledgers in one store round, lined up with
+	// batchIDs (a zero Ledger for a batch without one).
+	GetLedgers(ctx context.Context, batchIDs []string) ([]*Ledger, error)
 	// UpdateLedger applies fn atomically to the ledger of a batch (a fresh
 	// zero Ledger if none); fn may run more than once.
 	UpdateLedger(ctx context.Context, batchID string, fn func(l *Ledger) error) (*Ledger, error)

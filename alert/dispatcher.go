@@ -629,15 +629,25 @@ func (d *Dispatcher) eachLedger(ctx context.Context, a *Alert, fn func(id, ch st
 			after = bs[len(bs)-1].ID
 		}
 	}
+	// A ward-wide alert has thousands of batches: read their ledgers a
+	// page per store round.
+	const page = 256
+	ids := make([]string, 0, page)
 	for _, ch := range a.Channels {
-		for seq := range a.BatchesPerChannel[ch] {
-			id := BatchID(a.ID, ch, seq)
-			l, err := d.store.GetLedger(ctx, id)
+		n := a.BatchesPerChannel[ch]
+		for from := 0; from < n; from += page {
+			ids = ids[:0]
+			for seq := from; seq < min(n, from+page); seq++ {
+				ids = append(ids, BatchID(a.ID, ch, seq))
+			}
+			ls, err := d.store.GetLedgers(ctx, ids)
 			if err != nil {
 				return err
 			}
-			if err := fn(id, ch, l); err != nil {
-				return err
+			for i, l := range ls {
+				if err := fn(ids[i], ch, l); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -157,3 +157,18 @@ func TestSweepSettlesAfterAWorkerDiedBeforeItsCounts(t *testing.T) {
 		t.Fatalf("status %s, counts %+v", v.Status, v.Counts["line"])
 	}
 }
+
+// TestCompletionReadsLedgersAcrossPages: the completion check reads
+// ledgers a page (256) per store round; an alert of 300 batches in one
+// channel completes with exact counts.
+func TestCompletionReadsLedgersAcrossPages(t *testing.T) {
+	defer alert.SetPlanSizes(2, 64)()
+	h := newHarness(t, "")
+	h.people(600, true, false, "shiba")
+	h.start([]alert.Sender{newFakeLINE()}, nil)
+	id := h.send(req("line"))
+	v := h.wait(id, alert.StatusCompleted)
+	if c := v.Counts["line"]; c.Sent != 600 || c.Planned != 600 {
+		t.Fatalf("counts %+v", c)
+	}
+}

@@ -119,6 +119,24 @@ func (s Alerts) GetLedger(ctx context.Context, batchID string) (*alert.Ledger, e
 	return &l, nil
 }
 
+// GetLedgers implements alert.Store: one read for all ids.
+func (s Alerts) GetLedgers(ctx context.Context, batchIDs []string) ([]*alert.Ledger, error) {
+	vals, err := s.B.GetMany(ctx, collLedgers, batchIDs)
+	if err != nil {
+		return nil, fmt.Errorf("ledgers: %w", err)
+	}
+	out := make([]*alert.Ledger, len(vals))
+	for i, v := range vals {
+		out[i] = &alert.Ledger{State: alert.LedgerPending}
+		if v != nil {
+			if err := decode(v, out[i]); err != nil {
+				return nil, fmt.Errorf("ledger %s: %w", batchIDs[i], err)
+			}
+		}
+	}
+	return out, nil
+}
+
 // UpdateLedger implements alert.Store.
 func (s Alerts) UpdateLedger(ctx context.Context, batchID string, fn func(l *alert.Ledger) error) (*alert.Ledger, error) {
 	var out *alert.Ledger
