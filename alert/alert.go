@@ -321,9 +321,12 @@ type Store interface {
 	// zero Ledger if none); fn may run more than once.
 	UpdateLedger(ctx context.Context, batchID string, fn func(l *Ledger) error) (*Ledger, error)
 	// UpdateLedgers is UpdateLedger for several distinct batches in one
-	// store round; each ledger is updated atomically on its own. errs[i] is
-	// what fn returned for batchIDs[i]; err is a failure of the store.
-	UpdateLedgers(ctx context.Context, batchIDs []string, fn func(i int, l *Ledger) error) (errs []error, err error)
+	// store round; each ledger is updated atomically on its own, together
+	// with the count changes fn returns for it (added to the counts of
+	// alertIDs[i] in the same write, and only if the ledger is written).
+	// errs[i] is what fn returned for batchIDs[i]; err is a failure of the
+	// store.
+	UpdateLedgers(ctx context.Context, batchIDs, alertIDs []string, fn func(i int, l *Ledger) (map[string]int64, error)) (errs []error, err error)
 
 	AddCounts(ctx context.Context, alertID string, deltas map[string]int64) error
 	Counts(ctx context.Context, alertID string) (map[string]int64, error)

@@ -152,7 +152,8 @@ type refReceipt struct {
 }
 
 // applyStatuses moves sent recipients to delivered or undelivered: one
-// ledger round for all their batches, one counter write per alert. A
+// store round for all their batches, each ledger written together with its
+// counts (so a crash never leaves a receipt in the ledger but not counted). A
 // recipient that is not (or no longer) "sent" is left alone, so applying a
 // receipt twice changes nothing.
 func (s *Service) applyStatuses(ctx context.Context, rs []refReceipt) error {
@@ -170,10 +171,12 @@ func (s *Service) applyStatuses(ctx context.Context, rs []refReceipt) error {
 		}
 		byBatch[r.ref.BatchID] = append(byBatch[r.ref.BatchID], r)
 	}
-	deltas := make([]map[string]int64, len(batches))
-	errs, err := s.store.UpdateLedgers(ctx, batches, func(i int, l *Ledger) error {
+	alerts := make([]string, len(batches))
+	for i, b := range batches {
+		alerts[i] = byBatch[b][0].ref.AlertID
+	}
+	errs, err := s.store.UpdateLedgers(ctx, batches, alerts, func(i int, l *Ledger) (map[string]int64, error) {
 		d := map[string]int64{}
-		deltas[i] = d
 		channel := batchChannel(batches[i])
 		for _, r := range byBatch[batches[i]] {
 			if r.ref.Index >= len(l.R) || l.R[r.ref.Index] != RecipientSent {
@@ -192,38 +195,30 @@ func (s *Service) applyStatuses(ctx context.Context, rs []refReceipt) error {
 			l.Reasons[r.ref.Index] = "undelivered (provider code " + r.r.Code + ")"
 		}
 		if len(d) == 0 {
-			return errSkip
+			return nil, errSkip
 		}
-		return nil
+		return d, nil
 	})
 	if err != nil {
 		return fmt.Errorf("status ledger: %w", err)
 	}
-	// A ledger that failed does not keep the others' counts from being
-	// added: they are written.
+	// The counts were added with their ledgers; a ledger that failed does
+	// not keep the others from being written.
 	var failed error
-	perAlert := map[string]map[string]int64{}
-	for i, b := range batches {
+	published := map[string]bool{}
+	for i := range batches {
 		if errs[i] != nil {
 			if !errors.Is(errs[i], errSkip) && failed == nil {
 				failed = fmt.Errorf("status ledger: %w", errs[i])
 			}
 			continue
 		}
-		alertID := byBatch[b][0].ref.AlertID
-		if perAlert[alertID] == nil {
-			perAlert[alertID] = map[string]int64{}
+		if id := alerts[i]; !published[id] {
+			published[id] = true
+			// 200k receipts in a minute must not become 200k console
+			// updates.
+			s.publishSoon(id)
 		}
-		for k, v := range deltas[i] {
-			perAlert[alertID][k] += v
-		}
-	}
-	for id, d := range perAlert {
-		if err := s.store.AddCounts(ctx, id, d); err != nil {
-			return fmt.Errorf("status counts: %w", err)
-		}
-		// 200k receipts in a minute must not become 200k console updates.
-		s.publishSoon(id)
 	}
 	return failed
 }

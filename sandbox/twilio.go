@@ -39,8 +39,8 @@ const (
 	twCallbackWorkers = 64
 	// twCallbackQueue caps the callbacks waiting (about 120 bytes each);
 	// beyond it they are dropped and counted.
-	twCallbackQueue = 1 << 20
-	twUndeliveredCode     = "30003" // Unreachable destination handset
+	twCallbackQueue   = 1 << 20
+	twUndeliveredCode = "30003" // Unreachable destination handset
 )
 
 // TwilioConfig configures the Twilio simulator.

@@ -26,6 +26,12 @@ type KV struct {
 	Value []byte
 }
 
+// Count is a change to the counter set Set (see Backend.UpdateManyCount).
+type Count struct {
+	Set    string
+	Deltas map[string]int64
+}
+
 // Message is one entry of a durable queue.
 type Message struct {
 	// ID is the engine's id of the entry (a bbolt sequence or a Redis stream id).
@@ -69,6 +75,12 @@ type Backend interface {
 	// leaves that key unchanged and is returned as errs[i]; err is a failure
 	// of the engine (then nothing or only some keys may have been written).
 	UpdateMany(ctx context.Context, coll string, keys []string, fn func(i int, old []byte) ([]byte, error)) (errs []error, err error)
+	// UpdateManyCount is UpdateMany where fn also names a counter set of
+	// counterColl and changes to it: they are applied in the same atomic
+	// write as key i's new value and only with it, so an update that is
+	// retried, fails or is never written counts nothing, and one that is
+	// written is counted once. A Count with an empty Set changes no counter.
+	UpdateManyCount(ctx context.Context, coll string, keys []string, counterColl string, fn func(i int, old []byte) ([]byte, Count, error)) (errs []error, err error)
 	// PutIfAbsent stores val under key only if key does not exist (or has
 	// expired) and reports whether it stored it. ttl <= 0 keeps the key forever.
 	// It is the primitive for idempotency: webhook event ids, retry keys.

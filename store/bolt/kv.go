@@ -300,6 +300,73 @@ func (d *DB) UpdateMany(ctx context.Context, coll string, keys []string, fn func
 	return errs, nil
 }
 
+// UpdateManyCount implements store.Backend: values and counters change in
+// one transaction.
+func (d *DB) UpdateManyCount(ctx context.Context, coll string, keys []string, counterColl string, fn func(i int, old []byte) ([]byte, store.Count, error)) ([]error, error) {
+	seen := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		if err := checkKey(coll, k); err != nil {
+			return nil, fmt.Errorf("bolt update many count: %w", err)
+		}
+		if _, dup := seen[k]; dup {
+			return nil, fmt.Errorf("bolt update many count: duplicate key %q", k)
+		}
+		seen[k] = struct{}{}
+	}
+	errs := make([]error, len(keys))
+	if len(keys) == 0 {
+		return errs, nil
+	}
+	err := d.write(ctx, func(tx *bbolt.Tx) error {
+		clear(errs) // the group may be retried
+		b := tx.Bucket(collBucket(coll))
+		for i, k := range keys {
+			key := []byte(k)
+			old, _ := lookup(b, key)
+			val, c, err := fn(i, old)
+			if err == nil && c.Set != "" {
+				if err = checkKey(counterColl, c.Set); err == nil {
+					if _, ok := c.Deltas[""]; ok {
+						err = errEmptyKey
+					}
+				}
+			}
+			switch {
+			case err != nil:
+				errs[i] = err
+				continue
+			case val == nil && old == nil:
+				continue // delete of a missing key: nothing written, nothing counted
+			case val == nil:
+				if b != nil {
+					if err := b.Delete(key); err != nil {
+						return err
+					}
+				}
+			default:
+				if b == nil {
+					if b, err = tx.CreateBucket(collBucket(coll)); err != nil {
+						return err
+					}
+				}
+				if err := b.Put(key, val); err != nil {
+					return err
+				}
+			}
+			if c.Set != "" && len(c.Deltas) > 0 {
+				if _, err := incr(tx, counterColl, c.Set, c.Deltas, ""); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt update many count: %w", err)
+	}
+	return errs, nil
+}
+
 // PutIfAbsent stores a marker for key unless one exists that has not expired.
 // Markers live in their own namespace (not visible to Get, Scan, Count).
 func (d *DB) PutIfAbsent(ctx context.Context, coll, key string, val []byte, ttl time.Duration) (bool, error) {

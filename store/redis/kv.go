@@ -89,6 +89,43 @@ end
 return out
 `)
 
+// casManyCountScript is casManyScript with counters: KEYS[3...] are the
+// counter sets; per key, after the five arguments of casScript, come the
+// index of its counter set in KEYS (0: none), the number of changes and
+// that many field, delta pairs. A key's changes are applied only when its
+// value is written.
+var casManyCountScript = goredis.NewScript(`
+local n = tonumber(ARGV[1])
+local out = {}
+local a = 2
+for i = 0, n - 1 do
+  local key, existed, sum, op, val = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local set, nd = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+  local cur = redis.call('HGET', KEYS[1], key)
+  local ok = 1
+  if existed == '1' then
+    if not cur or redis.sha1hex(cur) ~= sum then ok = 0 end
+  elseif cur then
+    ok = 0
+  end
+  if ok == 1 then
+    if op == 'set' then
+      redis.call('HSET', KEYS[1], key, val)
+      redis.call('ZADD', KEYS[2], 0, key)
+    else
+      redis.call('HDEL', KEYS[1], key)
+      redis.call('ZREM', KEYS[2], key)
+    end
+    for j = 0, nd - 1 do
+      redis.call('HINCRBY', KEYS[set], ARGV[a + 7 + 2 * j], ARGV[a + 8 + 2 * j])
+    end
+  end
+  out[#out + 1] = ok
+  a = a + 7 + 2 * nd
+end
+return out
+`)
+
 // Put stores val under key in coll, replacing any old value.
 func (b *Backend) Put(ctx context.Context, coll, key string, val []byte) error {
 	if err := checkKey(coll, key); err != nil {
@@ -352,6 +389,120 @@ func (b *Backend) UpdateMany(ctx context.Context, coll string, keys []string, fn
 		case <-ctx.Done():
 			t.Stop()
 			return nil, fmt.Errorf("redis update many: %w", ctx.Err())
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+	return errs, nil
+}
+
+// UpdateManyCount implements store.Backend: as UpdateMany, with each key's
+// counter changes applied by the same compare-and-set script, only for the
+// keys it writes. (On Redis Cluster the counter sets would have to share the
+// collection's slot; anpi runs on one Redis.)
+func (b *Backend) UpdateManyCount(ctx context.Context, coll string, keys []string, counterColl string, fn func(i int, old []byte) ([]byte, store.Count, error)) ([]error, error) {
+	seen := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		if err := checkKey(coll, k); err != nil {
+			return nil, fmt.Errorf("redis update many count: %w", err)
+		}
+		if _, dup := seen[k]; dup {
+			return nil, fmt.Errorf("redis update many count: duplicate key %q", k)
+		}
+		seen[k] = struct{}{}
+	}
+	errs := make([]error, len(keys))
+	pending := make([]int, len(keys))
+	for i := range pending {
+		pending[i] = i
+	}
+	backoff := 500 * time.Microsecond
+	for len(pending) > 0 {
+		names := make([]string, len(pending))
+		for j, i := range pending {
+			names[j] = keys[i]
+		}
+		vs, err := b.c.HMGet(ctx, b.hashKey(coll), names...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis update many count: %w", err)
+		}
+		rkeys := []string{b.hashKey(coll), b.zsetKey(coll)}
+		setIndex := map[string]int{}
+		args := []any{0}
+		var sent []int
+		for j, i := range pending {
+			str, existed := vs[j].(string)
+			var old []byte
+			if existed {
+				old = []byte(str)
+			}
+			val, c, err := fn(i, old)
+			if err == nil && c.Set != "" {
+				if err = checkKey(counterColl, c.Set); err == nil {
+					if _, ok := c.Deltas[""]; ok {
+						err = errEmptyKey
+					}
+				}
+			}
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			if val == nil && !existed {
+				continue // delete of a missing key: nothing to do, nothing counted
+			}
+			var sum string
+			ex, op := "0", "set"
+			if existed {
+				h := sha1.Sum(old)
+				sum, ex = hex.EncodeToString(h[:]), "1"
+			}
+			if val == nil {
+				op = "del"
+			}
+			set := 0
+			if c.Set != "" && len(c.Deltas) > 0 {
+				k := b.counterKey(counterColl, c.Set)
+				if set = setIndex[k]; set == 0 {
+					rkeys = append(rkeys, k)
+					set = len(rkeys) // Lua indexes from 1
+					setIndex[k] = set
+				}
+			}
+			args = append(args, keys[i], ex, sum, op, val, set)
+			if set == 0 {
+				args = append(args, 0)
+			} else {
+				args = append(args, len(c.Deltas))
+				for f, d := range c.Deltas {
+					args = append(args, f, d)
+				}
+			}
+			sent = append(sent, i)
+		}
+		if len(sent) == 0 {
+			break
+		}
+		args[0] = len(sent)
+		res, err := casManyCountScript.Run(ctx, b.c, rkeys, args...).Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("redis update many count: %w", err)
+		}
+		pending = pending[:0]
+		for j, i := range sent {
+			if j >= len(res) || res[j] != 1 {
+				pending = append(pending, i)
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		// Lost some races: wait a jittered, growing moment and read again.
+		t := time.NewTimer(backoff/2 + rand.N(backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("redis update many count: %w", ctx.Err())
 		case <-t.C:
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)

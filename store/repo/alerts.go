@@ -267,18 +267,28 @@ func (s Alerts) TakeStatuses(ctx context.Context, providerIDs []string) ([]alert
 }
 
 // UpdateLedgers implements alert.Store.
-func (s Alerts) UpdateLedgers(ctx context.Context, batchIDs []string, fn func(i int, l *alert.Ledger) error) ([]error, error) {
-	return s.B.UpdateMany(ctx, collLedgers, batchIDs, func(i int, old []byte) ([]byte, error) {
+func (s Alerts) UpdateLedgers(ctx context.Context, batchIDs, alertIDs []string, fn func(i int, l *alert.Ledger) (map[string]int64, error)) ([]error, error) {
+	if len(alertIDs) != len(batchIDs) {
+		return nil, fmt.Errorf("ledgers: %d batches, %d alerts", len(batchIDs), len(alertIDs))
+	}
+	return s.B.UpdateManyCount(ctx, collLedgers, batchIDs, collAlertCounts, func(i int, old []byte) ([]byte, store.Count, error) {
 		l := &alert.Ledger{State: alert.LedgerPending}
 		if old != nil {
 			if err := decode(old, l); err != nil {
-				return nil, fmt.Errorf("%s %q: decode: %w", collLedgers, batchIDs[i], err)
+				return nil, store.Count{}, fmt.Errorf("%s %q: decode: %w", collLedgers, batchIDs[i], err)
 			}
 		}
-		if err := fn(i, l); err != nil {
-			return nil, err
+		deltas, err := fn(i, l)
+		if err != nil {
+			return nil, store.Count{}, err
 		}
-		return json.Marshal(l)
+		for k, v := range deltas {
+			if v == 0 {
+				delete(deltas, k)
+			}
+		}
+		v, err := json.Marshal(l)
+		return v, store.Count{Set: alertIDs[i], Deltas: deltas}, err
 	})
 }
 

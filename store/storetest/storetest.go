@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"GetMany", testGetMany},
 		{"UpdateMany", testUpdateMany},
 		{"UpdateManyConcurrent", testUpdateManyConcurrent},
+		{"UpdateManyCount", testUpdateManyCount},
+		{"UpdateManyCountConcurrent", testUpdateManyCountConcurrent},
 		{"PutIfAbsent", testPutIfAbsent},
 		{"PutIfAbsentTTL", testPutIfAbsentTTL},
 		{"Counters", testCounters},
@@ -973,5 +975,110 @@ func testQueueBlock(t *testing.T, b store.Backend) {
 	got, err = b.Claim(cctx, "bq", "c", 1, hour, 10*time.Second)
 	if !errors.Is(err, context.Canceled) || len(got) != 0 {
 		t.Fatalf("cancelled Claim = %q, %v; want context.Canceled", payloads(got), err)
+	}
+}
+
+// testUpdateManyCount: counter changes land with the value they belong to,
+// and not for a key whose fn failed or that was not written.
+func testUpdateManyCount(t *testing.T, b store.Backend) {
+	ctx := t.Context()
+	if err := b.PutMany(ctx, "umn", []store.KV{{Key: "a", Value: []byte("1")}, {Key: "b", Value: []byte("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"a", "b", "c", "gone"}
+	errs, err := b.UpdateManyCount(ctx, "umn", keys, "umn_n", func(i int, old []byte) ([]byte, store.Count, error) {
+		switch keys[i] {
+		case "a":
+			return append(old, 'x'), store.Count{Set: "s1", Deltas: map[string]int64{"x": 1, "y": 2}}, nil
+		case "b":
+			return []byte("no"), store.Count{Set: "s1", Deltas: map[string]int64{"x": 100}}, errTest
+		case "c":
+			return []byte("new"), store.Count{Set: "s2", Deltas: map[string]int64{"x": 5}}, nil
+		}
+		// A delete of a missing key writes nothing, so counts nothing.
+		return nil, store.Count{Set: "s1", Deltas: map[string]int64{"x": 1000}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(errs[1], errTest) || errs[0] != nil || errs[2] != nil || errs[3] != nil {
+		t.Fatalf("errs %v", errs)
+	}
+	for k, v := range map[string]string{"a": "1x", "b": "1", "c": "new"} {
+		if got, err := b.Get(ctx, "umn", k); err != nil || string(got) != v {
+			t.Fatalf("Get(%s) = %q, %v; want %q", k, got, err, v)
+		}
+	}
+	if c, err := b.Counters(ctx, "umn_n", "s1"); err != nil || c["x"] != 1 || c["y"] != 2 || len(c) != 2 {
+		t.Fatalf("s1 = %v, %v; want x 1, y 2", c, err)
+	}
+	if c, err := b.Counters(ctx, "umn_n", "s2"); err != nil || c["x"] != 5 {
+		t.Fatalf("s2 = %v, %v; want x 5", c, err)
+	}
+	// No counter set: only the value changes.
+	if _, err := b.UpdateManyCount(ctx, "umn", []string{"a"}, "umn_n", func(int, []byte) ([]byte, store.Count, error) {
+		return []byte("plain"), store.Count{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.Get(ctx, "umn", "a"); string(got) != "plain" {
+		t.Fatalf("a = %q", got)
+	}
+	if _, err := b.UpdateManyCount(ctx, "umn", []string{"a", "a"}, "umn_n", func(int, []byte) ([]byte, store.Count, error) {
+		return []byte("x"), store.Count{}, nil
+	}); err == nil {
+		t.Fatal("duplicate key: no error")
+	}
+}
+
+// testUpdateManyCountConcurrent: many writers race on the same keys (the
+// Redis engine retries the losers); every written increment is counted
+// exactly once, so the counter equals the sum of the values.
+func testUpdateManyCountConcurrent(t *testing.T, b store.Backend) {
+	ctx := t.Context()
+	const workers, each = 16, 25
+	keys := []string{"k0", "k1", "k2"}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				es, err := b.UpdateManyCount(ctx, "umnc", keys, "umnc_n", func(i int, old []byte) ([]byte, store.Count, error) {
+					n := 0
+					if old != nil {
+						var err error
+						if n, err = strconv.Atoi(string(old)); err != nil {
+							return nil, store.Count{}, err
+						}
+					}
+					return []byte(strconv.Itoa(n + 1)), store.Count{Set: "all", Deltas: map[string]int64{keys[i]: 1, "total": 1}}, nil
+				})
+				if err == nil {
+					err = errors.Join(es...)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("update: %v", err)
+	}
+	c, err := b.Counters(ctx, "umnc_n", "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		v, _ := b.Get(ctx, "umnc", k)
+		if string(v) != strconv.Itoa(workers*each) || c[k] != workers*each {
+			t.Fatalf("%s: value %s, counted %d; want %d both", k, v, c[k], workers*each)
+		}
+	}
+	if c["total"] != int64(len(keys)*workers*each) {
+		t.Fatalf("total %d", c["total"])
 	}
 }
