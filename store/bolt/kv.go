@@ -251,65 +251,27 @@ func (d *DB) Update(ctx context.Context, coll, key string, fn func(old []byte) (
 // group-committed transaction (one fsync for all). Keys must be distinct. fn
 // runs on the committer goroutine and must not call the DB.
 func (d *DB) UpdateMany(ctx context.Context, coll string, keys []string, fn func(i int, old []byte) ([]byte, error)) ([]error, error) {
-	seen := make(map[string]struct{}, len(keys))
-	for _, k := range keys {
-		if err := checkKey(coll, k); err != nil {
-			return nil, fmt.Errorf("bolt update many: %w", err)
-		}
-		if _, dup := seen[k]; dup {
-			return nil, fmt.Errorf("bolt update many: duplicate key %q", k)
-		}
-		seen[k] = struct{}{}
-	}
-	errs := make([]error, len(keys))
-	if len(keys) == 0 {
-		return errs, nil
-	}
-	err := d.write(ctx, func(tx *bbolt.Tx) error {
-		clear(errs) // the group may be retried
-		b := tx.Bucket(collBucket(coll))
-		for i, k := range keys {
-			key := []byte(k)
-			old, _ := lookup(b, key)
-			val, err := fn(i, old)
-			switch {
-			case err != nil:
-				errs[i] = err
-			case val == nil:
-				if b != nil {
-					if err := b.Delete(key); err != nil {
-						return err
-					}
-				}
-			default:
-				if b == nil {
-					if b, err = tx.CreateBucket(collBucket(coll)); err != nil {
-						return err
-					}
-				}
-				if err := b.Put(key, val); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+	return d.updateMany(ctx, "bolt update many", coll, keys, "", func(i int, old []byte) ([]byte, store.Count, error) {
+		v, err := fn(i, old)
+		return v, store.Count{}, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("bolt update many: %w", err)
-	}
-	return errs, nil
 }
 
 // UpdateManyCount implements store.Backend: values and counters change in
 // one transaction.
 func (d *DB) UpdateManyCount(ctx context.Context, coll string, keys []string, counterColl string, fn func(i int, old []byte) ([]byte, store.Count, error)) ([]error, error) {
+	return d.updateMany(ctx, "bolt update many count", coll, keys, counterColl, fn)
+}
+
+// updateMany is UpdateManyCount; op names the operation in errors.
+func (d *DB) updateMany(ctx context.Context, op, coll string, keys []string, counterColl string, fn func(i int, old []byte) ([]byte, store.Count, error)) ([]error, error) {
 	seen := make(map[string]struct{}, len(keys))
 	for _, k := range keys {
 		if err := checkKey(coll, k); err != nil {
-			return nil, fmt.Errorf("bolt update many count: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		if _, dup := seen[k]; dup {
-			return nil, fmt.Errorf("bolt update many count: duplicate key %q", k)
+			return nil, fmt.Errorf("%s: duplicate key %q", op, k)
 		}
 		seen[k] = struct{}{}
 	}
@@ -362,7 +324,7 @@ func (d *DB) UpdateManyCount(ctx context.Context, coll string, keys []string, co
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bolt update many count: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return errs, nil
 }

@@ -59,38 +59,9 @@ end
 return 1
 `)
 
-// casManyScript is casScript for several keys: ARGV[1] is the number of
-// keys, then per key the five arguments of casScript. It answers one 1
-// (written) or 0 (the key changed since it was read) per key.
-var casManyScript = goredis.NewScript(`
-local n = tonumber(ARGV[1])
-local out = {}
-for i = 0, n - 1 do
-  local a = 2 + i * 5
-  local key, existed, sum, op, val = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local cur = redis.call('HGET', KEYS[1], key)
-  local ok = 1
-  if existed == '1' then
-    if not cur or redis.sha1hex(cur) ~= sum then ok = 0 end
-  elseif cur then
-    ok = 0
-  end
-  if ok == 1 then
-    if op == 'set' then
-      redis.call('HSET', KEYS[1], key, val)
-      redis.call('ZADD', KEYS[2], 0, key)
-    else
-      redis.call('HDEL', KEYS[1], key)
-      redis.call('ZREM', KEYS[2], key)
-    end
-  end
-  out[#out + 1] = ok
-end
-return out
-`)
-
-// casManyCountScript is casManyScript with counters: KEYS[3...] are the
-// counter sets; per key, after the five arguments of casScript, come the
+// casManyCountScript is casScript for several keys, with counters: ARGV[1]
+// is the number of keys, KEYS[3...] are the counter sets; per key, after
+// the five arguments of casScript, come the
 // index of its counter set in KEYS (0: none), the number of changes and
 // that many field, delta pairs. A key's changes are applied only when its
 // value is written.
@@ -312,88 +283,10 @@ func (b *Backend) Update(ctx context.Context, coll, key string, fn func(old []by
 // the keys that changed meanwhile are read and retried after a jittered
 // backoff, until ctx ends. Keys must be distinct.
 func (b *Backend) UpdateMany(ctx context.Context, coll string, keys []string, fn func(i int, old []byte) ([]byte, error)) ([]error, error) {
-	seen := make(map[string]struct{}, len(keys))
-	for _, k := range keys {
-		if err := checkKey(coll, k); err != nil {
-			return nil, fmt.Errorf("redis update many: %w", err)
-		}
-		if _, dup := seen[k]; dup {
-			return nil, fmt.Errorf("redis update many: duplicate key %q", k)
-		}
-		seen[k] = struct{}{}
-	}
-	errs := make([]error, len(keys))
-	rkeys := []string{b.hashKey(coll), b.zsetKey(coll)}
-	pending := make([]int, len(keys)) // indexes still to write
-	for i := range pending {
-		pending[i] = i
-	}
-	backoff := 500 * time.Microsecond
-	for len(pending) > 0 {
-		names := make([]string, len(pending))
-		for j, i := range pending {
-			names[j] = keys[i]
-		}
-		vs, err := b.c.HMGet(ctx, rkeys[0], names...).Result()
-		if err != nil {
-			return nil, fmt.Errorf("redis update many: %w", err)
-		}
-		args := []any{0}
-		var sent []int
-		for j, i := range pending {
-			str, existed := vs[j].(string)
-			var old []byte
-			if existed {
-				old = []byte(str)
-			}
-			val, err := fn(i, old)
-			if err != nil {
-				errs[i] = err
-				continue
-			}
-			if val == nil && !existed {
-				continue // delete of a missing key: nothing to do
-			}
-			var sum string
-			ex, op := "0", "set"
-			if existed {
-				h := sha1.Sum(old)
-				sum, ex = hex.EncodeToString(h[:]), "1"
-			}
-			if val == nil {
-				op = "del"
-			}
-			args = append(args, keys[i], ex, sum, op, val)
-			sent = append(sent, i)
-		}
-		if len(sent) == 0 {
-			break
-		}
-		args[0] = len(sent)
-		res, err := casManyScript.Run(ctx, b.c, rkeys, args...).Int64Slice()
-		if err != nil {
-			return nil, fmt.Errorf("redis update many: %w", err)
-		}
-		pending = pending[:0]
-		for j, i := range sent {
-			if j >= len(res) || res[j] != 1 {
-				pending = append(pending, i)
-			}
-		}
-		if len(pending) == 0 {
-			break
-		}
-		// Lost some races: wait a jittered, growing moment and read again.
-		t := time.NewTimer(backoff/2 + rand.N(backoff))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("redis update many: %w", ctx.Err())
-		case <-t.C:
-		}
-		backoff = min(2*backoff, 50*time.Millisecond)
-	}
-	return errs, nil
+	return b.updateMany(ctx, "redis update many", coll, keys, "", func(i int, old []byte) ([]byte, store.Count, error) {
+		v, err := fn(i, old)
+		return v, store.Count{}, err
+	})
 }
 
 // UpdateManyCount implements store.Backend: as UpdateMany, with each key's
@@ -401,13 +294,18 @@ func (b *Backend) UpdateMany(ctx context.Context, coll string, keys []string, fn
 // keys it writes. (On Redis Cluster the counter sets would have to share the
 // collection's slot; anpi runs on one Redis.)
 func (b *Backend) UpdateManyCount(ctx context.Context, coll string, keys []string, counterColl string, fn func(i int, old []byte) ([]byte, store.Count, error)) ([]error, error) {
+	return b.updateMany(ctx, "redis update many count", coll, keys, counterColl, fn)
+}
+
+// updateMany is UpdateManyCount; op names the operation in errors.
+func (b *Backend) updateMany(ctx context.Context, op, coll string, keys []string, counterColl string, fn func(i int, old []byte) ([]byte, store.Count, error)) ([]error, error) {
 	seen := make(map[string]struct{}, len(keys))
 	for _, k := range keys {
 		if err := checkKey(coll, k); err != nil {
-			return nil, fmt.Errorf("redis update many count: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		if _, dup := seen[k]; dup {
-			return nil, fmt.Errorf("redis update many count: duplicate key %q", k)
+			return nil, fmt.Errorf("%s: duplicate key %q", op, k)
 		}
 		seen[k] = struct{}{}
 	}
@@ -424,7 +322,7 @@ func (b *Backend) UpdateManyCount(ctx context.Context, coll string, keys []strin
 		}
 		vs, err := b.c.HMGet(ctx, b.hashKey(coll), names...).Result()
 		if err != nil {
-			return nil, fmt.Errorf("redis update many count: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		rkeys := []string{b.hashKey(coll), b.zsetKey(coll)}
 		setIndex := map[string]int{}
@@ -486,7 +384,7 @@ func (b *Backend) UpdateManyCount(ctx context.Context, coll string, keys []strin
 		args[0] = len(sent)
 		res, err := casManyCountScript.Run(ctx, b.c, rkeys, args...).Int64Slice()
 		if err != nil {
-			return nil, fmt.Errorf("redis update many count: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		pending = pending[:0]
 		for j, i := range sent {
@@ -502,7 +400,7 @@ func (b *Backend) UpdateManyCount(ctx context.Context, coll string, keys []strin
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("redis update many count: %w", ctx.Err())
+			return nil, fmt.Errorf("%s: %w", op, ctx.Err())
 		case <-t.C:
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
