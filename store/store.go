@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -30,6 +31,42 @@ type KV struct {
 type Count struct {
 	Set    string
 	Deltas map[string]int64
+}
+
+// ErrEmptyKey is returned for an empty collection name, key or counter field.
+var ErrEmptyKey = errors.New("empty key")
+
+// CheckKeys checks the keys of an UpdateMany: none empty, none repeated.
+func CheckKeys(coll string, keys []string) error {
+	if coll == "" {
+		return ErrEmptyKey
+	}
+	seen := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		if k == "" {
+			return ErrEmptyKey
+		}
+		if _, dup := seen[k]; dup {
+			return fmt.Errorf("duplicate key %q", k)
+		}
+		seen[k] = struct{}{}
+	}
+	return nil
+}
+
+// Check reports whether c can be applied to a counter set of coll: a named
+// set needs a collection and non-empty field names.
+func (c Count) Check(coll string) error {
+	if c.Set == "" {
+		return nil
+	}
+	if coll == "" {
+		return ErrEmptyKey
+	}
+	if _, ok := c.Deltas[""]; ok {
+		return ErrEmptyKey
+	}
+	return nil
 }
 
 // Message is one entry of a durable queue.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 )
 
 // errEmptyKey is returned for an empty key or collection name.
-var errEmptyKey = errors.New("empty key")
+var errEmptyKey = store.ErrEmptyKey
 
 func collBucket(coll string) []byte    { return []byte("c:" + coll) }
 func markerBucket(coll string) []byte  { return []byte("p:" + coll) }
@@ -265,15 +264,8 @@ func (d *DB) UpdateManyCount(ctx context.Context, coll string, keys []string, co
 
 // updateMany is UpdateManyCount; op names the operation in errors.
 func (d *DB) updateMany(ctx context.Context, op, coll string, keys []string, counterColl string, fn func(i int, old []byte) ([]byte, store.Count, error)) ([]error, error) {
-	seen := make(map[string]struct{}, len(keys))
-	for _, k := range keys {
-		if err := checkKey(coll, k); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		if _, dup := seen[k]; dup {
-			return nil, fmt.Errorf("%s: duplicate key %q", op, k)
-		}
-		seen[k] = struct{}{}
+	if err := store.CheckKeys(coll, keys); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	errs := make([]error, len(keys))
 	if len(keys) == 0 {
@@ -286,12 +278,8 @@ func (d *DB) updateMany(ctx context.Context, op, coll string, keys []string, cou
 			key := []byte(k)
 			old, _ := lookup(b, key)
 			val, c, err := fn(i, old)
-			if err == nil && c.Set != "" {
-				if err = checkKey(counterColl, c.Set); err == nil {
-					if _, ok := c.Deltas[""]; ok {
-						err = errEmptyKey
-					}
-				}
+			if err == nil {
+				err = c.Check(counterColl)
 			}
 			switch {
 			case err != nil:

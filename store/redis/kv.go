@@ -16,7 +16,7 @@ import (
 )
 
 // errEmptyKey is returned for an empty key or collection name.
-var errEmptyKey = errors.New("empty key")
+var errEmptyKey = store.ErrEmptyKey
 
 func checkKey(coll, key string) error {
 	if coll == "" || key == "" {
@@ -299,15 +299,8 @@ func (b *Backend) UpdateManyCount(ctx context.Context, coll string, keys []strin
 
 // updateMany is UpdateManyCount; op names the operation in errors.
 func (b *Backend) updateMany(ctx context.Context, op, coll string, keys []string, counterColl string, fn func(i int, old []byte) ([]byte, store.Count, error)) ([]error, error) {
-	seen := make(map[string]struct{}, len(keys))
-	for _, k := range keys {
-		if err := checkKey(coll, k); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		if _, dup := seen[k]; dup {
-			return nil, fmt.Errorf("%s: duplicate key %q", op, k)
-		}
-		seen[k] = struct{}{}
+	if err := store.CheckKeys(coll, keys); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	errs := make([]error, len(keys))
 	pending := make([]int, len(keys))
@@ -335,12 +328,8 @@ func (b *Backend) updateMany(ctx context.Context, op, coll string, keys []string
 				old = []byte(str)
 			}
 			val, c, err := fn(i, old)
-			if err == nil && c.Set != "" {
-				if err = checkKey(counterColl, c.Set); err == nil {
-					if _, ok := c.Deltas[""]; ok {
-						err = errEmptyKey
-					}
-				}
+			if err == nil {
+				err = c.Check(counterColl)
 			}
 			if err != nil {
 				errs[i] = err

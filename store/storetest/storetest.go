@@ -22,6 +22,8 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -347,10 +349,9 @@ func testUpdateConcurrent(t *testing.T, b store.Backend) {
 	if err := b.Put(ctx, "uc", "neighbour", []byte("0")); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, workers+1)
+	var g errgroup.Group
 	for range workers {
-		wg.Go(func() {
+		g.Go(func() error {
 			for range each {
 				err := b.Update(ctx, "uc", "n", func(old []byte) ([]byte, error) {
 					var c counter
@@ -363,23 +364,21 @@ func testUpdateConcurrent(t *testing.T, b store.Backend) {
 					return json.Marshal(c)
 				})
 				if err != nil {
-					errs <- err
-					return
+					return err
 				}
 			}
+			return nil
 		})
 	}
-	wg.Go(func() {
+	g.Go(func() error {
 		for i := range 100 {
 			if err := b.Put(ctx, "uc", "neighbour", []byte(strconv.Itoa(i))); err != nil {
-				errs <- err
-				return
+				return err
 			}
 		}
+		return nil
 	})
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := g.Wait(); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 	raw, err := b.Get(ctx, "uc", "n")
@@ -498,10 +497,9 @@ func testUpdateManyConcurrent(t *testing.T, b store.Backend) {
 		}
 		return []byte(strconv.Itoa(n + 1)), nil
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*workers)
+	var g errgroup.Group
 	for w := range workers {
-		wg.Go(func() {
+		g.Go(func() error {
 			for range each {
 				if w%2 == 0 {
 					es, err := b.UpdateMany(ctx, "umc", keys, func(_ int, old []byte) ([]byte, error) { return inc(old) })
@@ -509,19 +507,16 @@ func testUpdateManyConcurrent(t *testing.T, b store.Backend) {
 						err = errors.Join(es...)
 					}
 					if err != nil {
-						errs <- err
-						return
+						return err
 					}
 				} else if err := b.Update(ctx, "umc", keys[w%len(keys)], inc); err != nil {
-					errs <- err
-					return
+					return err
 				}
 			}
+			return nil
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := g.Wait(); err != nil {
 		t.Fatalf("update: %v", err)
 	}
 	for i, k := range keys {
@@ -703,10 +698,9 @@ func ids(ms []store.Message) []string {
 func testQueueConcurrentEnqueue(t *testing.T, b store.Backend) {
 	ctx := t.Context()
 	const callers, calls = 16, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, callers)
+	var g errgroup.Group
 	for c := range callers {
-		wg.Go(func() {
+		g.Go(func() error {
 			q := []string{"ea", "eb"}[c%2]
 			for i := range calls {
 				n := 1 + i%3 // one to three messages per call
@@ -715,15 +709,13 @@ func testQueueConcurrentEnqueue(t *testing.T, b store.Backend) {
 					data[j] = fmt.Appendf(nil, "%02d/%02d/%d", c, i, j)
 				}
 				if err := b.Enqueue(ctx, q, data...); err != nil {
-					errs <- err
-					return
+					return err
 				}
 			}
+			return nil
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := g.Wait(); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
 	for qi, q := range []string{"ea", "eb"} {
@@ -1038,10 +1030,9 @@ func testUpdateManyCountConcurrent(t *testing.T, b store.Backend) {
 	ctx := t.Context()
 	const workers, each = 16, 25
 	keys := []string{"k0", "k1", "k2"}
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
+	var g errgroup.Group
 	for range workers {
-		wg.Go(func() {
+		g.Go(func() error {
 			for range each {
 				es, err := b.UpdateManyCount(ctx, "umnc", keys, "umnc_n", func(i int, old []byte) ([]byte, store.Count, error) {
 					n := 0
@@ -1057,15 +1048,13 @@ func testUpdateManyCountConcurrent(t *testing.T, b store.Backend) {
 					err = errors.Join(es...)
 				}
 				if err != nil {
-					errs <- err
-					return
+					return err
 				}
 			}
+			return nil
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := g.Wait(); err != nil {
 		t.Fatalf("update: %v", err)
 	}
 	c, err := b.Counters(ctx, "umnc_n", "all")
