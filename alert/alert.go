@@ -317,18 +317,15 @@ type Store interface {
 	// GetLedgers reads several ledgers in one store round, lined up with
 	// batchIDs (a zero Ledger for a batch without one).
 	GetLedgers(ctx context.Context, batchIDs []string) ([]*Ledger, error)
-	// UpdateLedger applies fn atomically to the ledger of a batch (a fresh
-	// zero Ledger if none); fn may run more than once.
-	UpdateLedger(ctx context.Context, batchID string, fn func(l *Ledger) error) (*Ledger, error)
-	// UpdateLedgers is UpdateLedger for several distinct batches in one
-	// store round; each ledger is updated atomically on its own, together
+	// UpdateLedgers applies fn to the ledgers of distinct batches (a fresh
+	// zero Ledger for a batch without one) in one store round; fn may run
+	// more than once. Each ledger is updated atomically on its own, together
 	// with the count changes fn returns for it (added to the counts of
 	// alertIDs[i] in the same write, and only if the ledger is written).
 	// errs[i] is what fn returned for batchIDs[i]; err is a failure of the
 	// store.
 	UpdateLedgers(ctx context.Context, batchIDs, alertIDs []string, fn func(i int, l *Ledger) (map[string]int64, error)) (errs []error, err error)
 
-	AddCounts(ctx context.Context, alertID string, deltas map[string]int64) error
 	Counts(ctx context.Context, alertID string) (map[string]int64, error)
 	// SetCounts sets the named counts to the given values and leaves the
 	// others (delivery receipts) alone.

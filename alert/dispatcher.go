@@ -69,11 +69,6 @@ type Dispatcher struct {
 
 	planq chan string
 	wg    sync.WaitGroup
-
-	mu sync.Mutex
-	// unsettled holds when an alert was first seen with every ledger
-	// finished but its counts still short (see settled).
-	unsettled map[string]time.Time
 }
 
 // NewDispatcher returns a dispatcher for svc's alerts. It takes over svc's
@@ -101,7 +96,7 @@ func NewDispatcher(svc *Service, aud Audience, linker Linker, senders []Sender, 
 		svc: svc, store: svc.store, aud: aud, linker: linker,
 		senders: map[string]Sender{}, limiters: map[string]*rate.Limiter{}, endpoints: map[string]Endpoints{},
 		cfg: cfg, log: svc.log, now: svc.now, sleep: sleepCtx,
-		planq: make(chan string, 1024), unsettled: map[string]time.Time{},
+		planq: make(chan string, 1024),
 	}
 	for _, s := range senders {
 		ch := s.Channel()
@@ -540,21 +535,15 @@ func (d *Dispatcher) recount(ctx context.Context, id string, exact bool) error {
 		d.svc.publish(ctx, a)
 		return nil
 	}
-	if !exact && !d.settled(ctx, id, a.Batches) {
-		// Every ledger is finished, but a worker that finished a batch has
-		// not added its counts yet (ledger and counts are two writes):
-		// replacing the counts now would count that batch twice.
-		d.svc.publish(ctx, a)
-		return nil
-	}
 	counts["batches_done"] = int64(done)
 	// Failover alerts are made before the alert is marked completed, so a
 	// crash in between makes them on the next recount instead of never.
 	if err := d.failover(ctx, a); err != nil {
 		return err
 	}
-	// Every batch is finished, so no worker changes these counts any more:
-	// replace the running counts with the exact ones from the ledgers.
+	// Every batch is finished, and each ledger was written together with
+	// its counts, so no worker changes these counts any more: replace the
+	// running counts with the exact ones from the ledgers.
 	if err := d.store.SetCounts(ctx, id, counts); err != nil {
 		return fmt.Errorf("check done: %w", err)
 	}
@@ -577,32 +566,6 @@ func (d *Dispatcher) recount(ctx context.Context, id string, exact bool) error {
 	d.log.Info("alert completed", "alert", id)
 	d.svc.publish(ctx, updated)
 	return nil
-}
-
-// settled reports whether the running counts of an alert whose ledgers are
-// all finished have every worker's last addition: finish adds a batch's
-// counts and batches_done in one write, so batches_done reaching the batch
-// count means no addition is still on its way. A worker that died between
-// its ledger write and its counts never adds them: after a grace period of
-// a quarter lease (the worker would have lost its lease by then anyway) the
-// alert is settled regardless.
-func (d *Dispatcher) settled(ctx context.Context, id string, batches int) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if cur(ctx, d.store, id) >= int64(batches) {
-		delete(d.unsettled, id)
-		return true
-	}
-	first, ok := d.unsettled[id]
-	if !ok {
-		d.unsettled[id] = d.now()
-		return false
-	}
-	if d.now().Sub(first) < d.cfg.Lease/4 {
-		return false
-	}
-	delete(d.unsettled, id)
-	return true
 }
 
 // eachLedger calls fn with the id, channel and ledger of every batch of a

@@ -46,8 +46,6 @@ type attemptPlan struct {
 	wait time.Duration
 	todo []int
 	done bool
-	// deltas are count changes made by the update itself (cancel, expiry).
-	deltas map[string]int64
 }
 
 // process works on one claimed batch until it is done, or it must wait
@@ -76,7 +74,7 @@ func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job)
 			return d.store.Ack(ctx, q, j.ID)
 		}
 		if p.done {
-			return d.finish(ctx, q, j, b, p.deltas)
+			return d.finish(ctx, q, j, b)
 		}
 		if p.wait > 0 {
 			if d.now().Add(p.wait).After(holdUntil) {
@@ -125,15 +123,12 @@ func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job)
 		}
 		// What the provider answered is recorded even while shutting down.
 		bctx := context.WithoutCancel(ctx)
-		done, deltas, err := d.record(bctx, a, b, p.todo, outs, sendErr)
+		done, err := d.record(bctx, a, b, p.todo, outs, sendErr)
 		if err != nil {
 			return err
 		}
 		if done {
-			return d.finish(bctx, q, j, b, deltas)
-		}
-		if err := d.store.AddCounts(bctx, b.AlertID, deltas); err != nil {
-			return err
+			return d.finish(bctx, q, j, b)
 		}
 		d.progress(bctx, a)
 	}
@@ -144,61 +139,71 @@ func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job)
 func (d *Dispatcher) begin(ctx context.Context, a *Alert, b *Batch, consumer string) (attemptPlan, error) {
 	var p attemptPlan
 	now := d.now()
-	_, err := d.store.UpdateLedger(ctx, b.ID, func(l *Ledger) error {
-		p = attemptPlan{deltas: map[string]int64{}}
-		if l.State == LedgerDone || l.State == LedgerCancelled {
-			p.skip = true
-			return errSkip
+	err := d.updateLedger(ctx, b, func(l *Ledger) (map[string]int64, error) {
+		p = attemptPlan{}
+		deltas, err := d.take(a, b, consumer, now, l, &p)
+		if p.done {
+			deltas[countBatchesDone]++
 		}
-		if l.State == LedgerSending && l.Owner != consumer && now.Sub(l.Since) < d.cfg.Lease && !d.earlierRun(l.Owner) {
-			// Another worker holds this batch, or held it and died (a
-			// crash): wait for its lease to run out, then look again.
-			p.wait = l.Since.Add(d.cfg.Lease).Sub(now)
-			return errSkip
-		}
-		if len(l.R) != len(b.Recipients) {
-			l.R = make([]byte, len(b.Recipients))
-		}
-		switch {
-		case a.Status == StatusCancelled:
-			settle(l, RecipientCancelled, "alert cancelled", b.Channel, p.deltas)
-			l.State = LedgerCancelled
-			p.done = true
-			return nil
-		case !now.Before(b.Deadline):
-			settle(l, RecipientFailed, "expired before delivery", b.Channel, p.deltas)
-			l.State = LedgerDone
-			p.done = true
-			return nil
-		case l.NextAt.After(now):
-			p.wait = l.NextAt.Sub(now)
-			return errSkip
-		}
-		for i, s := range l.R {
-			if s == RecipientPending || s == RecipientSending {
-				p.todo = append(p.todo, i)
-				if b.Channel != ChannelLINE {
-					// Marked before the request: after a crash these are
-					// sent again (at-least-once for SMS and voice).
-					l.R[i] = RecipientSending
-				}
-			}
-		}
-		if len(p.todo) == 0 {
-			l.State = LedgerDone
-			p.done = true
-			return nil
-		}
-		l.State = LedgerSending
-		l.Owner = consumer
-		l.Since = now
-		l.Attempts++
-		return nil
+		return deltas, err
 	})
 	if err != nil && !errors.Is(err, errSkip) {
 		return p, fmt.Errorf("ledger: %w", err)
 	}
 	return p, nil
+}
+
+// take is begin's decision on the ledger l; it returns the count changes.
+func (d *Dispatcher) take(a *Alert, b *Batch, consumer string, now time.Time, l *Ledger, p *attemptPlan) (map[string]int64, error) {
+	deltas := map[string]int64{}
+	if l.State == LedgerDone || l.State == LedgerCancelled {
+		p.skip = true
+		return nil, errSkip
+	}
+	if l.State == LedgerSending && l.Owner != consumer && now.Sub(l.Since) < d.cfg.Lease && !d.earlierRun(l.Owner) {
+		// Another worker holds this batch, or held it and died (a
+		// crash): wait for its lease to run out, then look again.
+		p.wait = l.Since.Add(d.cfg.Lease).Sub(now)
+		return nil, errSkip
+	}
+	if len(l.R) != len(b.Recipients) {
+		l.R = make([]byte, len(b.Recipients))
+	}
+	switch {
+	case a.Status == StatusCancelled:
+		settle(l, RecipientCancelled, "alert cancelled", b.Channel, deltas)
+		l.State = LedgerCancelled
+		p.done = true
+		return deltas, nil
+	case !now.Before(b.Deadline):
+		settle(l, RecipientFailed, "expired before delivery", b.Channel, deltas)
+		l.State = LedgerDone
+		p.done = true
+		return deltas, nil
+	case l.NextAt.After(now):
+		p.wait = l.NextAt.Sub(now)
+		return nil, errSkip
+	}
+	for i, s := range l.R {
+		if s == RecipientPending || s == RecipientSending {
+			p.todo = append(p.todo, i)
+			if b.Channel != ChannelLINE {
+				// Marked before the request: after a crash these are
+				// sent again (at-least-once for SMS and voice).
+				l.R[i] = RecipientSending
+			}
+		}
+	}
+	if len(p.todo) == 0 {
+		l.State = LedgerDone
+		p.done = true
+		return deltas, nil
+	}
+	l.State = LedgerSending
+	l.Owner = consumer
+	l.Since = now
+	l.Attempts++
+	return deltas, nil
 }
 
 // settle moves every unfinished recipient to state s with reason.
@@ -222,7 +227,7 @@ func settle(l *Ledger, s byte, reason, channel string, deltas map[string]int64) 
 
 // record writes the outcome of an attempt into the ledger and returns
 // whether the batch is finished and the count changes.
-func (d *Dispatcher) record(ctx context.Context, a *Alert, b *Batch, todo []int, outs []Outcome, sendErr error) (bool, map[string]int64, error) {
+func (d *Dispatcher) record(ctx context.Context, a *Alert, b *Batch, todo []int, outs []Outcome, sendErr error) (bool, error) {
 	now := d.now()
 	var retryAfter time.Duration
 	quota := false
@@ -259,10 +264,10 @@ func (d *Dispatcher) record(ctx context.Context, a *Alert, b *Batch, todo []int,
 		}
 	}
 	var done bool
-	var deltas map[string]int64
 	var refs map[string]Ref
-	_, err := d.store.UpdateLedger(ctx, b.ID, func(l *Ledger) error {
-		done, deltas, refs = false, map[string]int64{}, map[string]Ref{}
+	err := d.updateLedger(ctx, b, func(l *Ledger) (map[string]int64, error) {
+		deltas := map[string]int64{}
+		done, refs = false, map[string]Ref{}
 		if len(l.R) != len(b.Recipients) {
 			l.R = make([]byte, len(b.Recipients))
 		}
@@ -300,25 +305,27 @@ func (d *Dispatcher) record(ctx context.Context, a *Alert, b *Batch, todo []int,
 		if !pending {
 			l.State = LedgerDone
 			done = true
-			return nil
+			deltas[countBatchesDone]++
+			return deltas, nil
 		}
 		next := now.Add(max(retryAfter, backoff(l.Attempts, d.cfg.MinBackoff, d.cfg.MaxBackoff)))
 		if !next.Before(b.Deadline) {
 			settle(l, RecipientFailed, "deadline reached: "+l.LastError, b.Channel, deltas)
 			l.State = LedgerDone
 			done = true
-			return nil
+			deltas[countBatchesDone]++
+			return deltas, nil
 		}
 		l.State = LedgerPending
 		l.NextAt = next
-		return nil
+		return deltas, nil
 	})
 	if err != nil {
-		return false, nil, fmt.Errorf("ledger: %w", err)
+		return false, fmt.Errorf("ledger: %w", err)
 	}
 	if len(refs) > 0 {
 		if err := d.store.PutRefs(ctx, refs); err != nil {
-			return false, nil, fmt.Errorf("refs: %w", err)
+			return false, fmt.Errorf("refs: %w", err)
 		}
 		// Receipts that overtook this batch's bookkeeping.
 		ids := make([]string, 0, len(refs))
@@ -327,7 +334,7 @@ func (d *Dispatcher) record(ctx context.Context, a *Alert, b *Batch, todo []int,
 		}
 		early, err := d.store.TakeStatuses(ctx, ids)
 		if err != nil {
-			return false, nil, err
+			return false, err
 		}
 		if len(early) > 0 {
 			rs := make([]refReceipt, len(early))
@@ -335,7 +342,7 @@ func (d *Dispatcher) record(ctx context.Context, a *Alert, b *Batch, todo []int,
 				rs[i] = refReceipt{refs[r.ProviderID], r}
 			}
 			if err := d.svc.applyStatuses(ctx, rs); err != nil {
-				return false, nil, err
+				return false, err
 			}
 		}
 	}
@@ -346,16 +353,12 @@ func (d *Dispatcher) record(ctx context.Context, a *Alert, b *Batch, todo []int,
 			return nil
 		})
 	}
-	return done, deltas, nil
+	return done, nil
 }
 
-// finish acknowledges a finished batch, updates the counts and completes the
-// alert when it was the last batch.
-func (d *Dispatcher) finish(ctx context.Context, q string, j Job, b *Batch, deltas map[string]int64) error {
-	deltas["batches_done"]++
-	if err := d.store.AddCounts(ctx, b.AlertID, deltas); err != nil {
-		return err
-	}
+// finish acknowledges a finished batch (its counts were written with its
+// ledger) and completes the alert when it was the last batch.
+func (d *Dispatcher) finish(ctx context.Context, q string, j Job, b *Batch) error {
 	if err := d.store.Ack(ctx, q, j.ID); err != nil {
 		return err
 	}
@@ -419,4 +422,22 @@ func (d *Dispatcher) earlierRun(owner string) bool {
 		return false
 	}
 	return !strings.HasPrefix(owner, d.cfg.Consumer+"-")
+}
+
+// countBatchesDone counts the finished batches of an alert; it is written
+// with the ledger that finishes a batch.
+const countBatchesDone = "batches_done"
+
+// updateLedger applies fn to the ledger of b and adds the count changes fn
+// returns to the alert's counts in the same atomic write, so the counts
+// never lag the ledgers (a recount that finds every ledger finished finds
+// every count in place) and a crash cannot keep one without the other.
+func (d *Dispatcher) updateLedger(ctx context.Context, b *Batch, fn func(l *Ledger) (map[string]int64, error)) error {
+	errs, err := d.store.UpdateLedgers(ctx, []string{b.ID}, []string{b.AlertID}, func(_ int, l *Ledger) (map[string]int64, error) {
+		return fn(l)
+	})
+	if err != nil {
+		return err
+	}
+	return errs[0]
 }

@@ -137,32 +137,6 @@ func (s Alerts) GetLedgers(ctx context.Context, batchIDs []string) ([]*alert.Led
 	return out, nil
 }
 
-// UpdateLedger implements alert.Store.
-func (s Alerts) UpdateLedger(ctx context.Context, batchID string, fn func(l *alert.Ledger) error) (*alert.Ledger, error) {
-	var out *alert.Ledger
-	err := updateJSON(ctx, s.B, collLedgers, batchID, true, func() *alert.Ledger { return &alert.Ledger{State: alert.LedgerPending} }, func(l *alert.Ledger) error {
-		if err := fn(l); err != nil {
-			return err
-		}
-		out = l
-		return nil
-	})
-	return out, err
-}
-
-// AddCounts implements alert.Store.
-func (s Alerts) AddCounts(ctx context.Context, alertID string, deltas map[string]int64) error {
-	for k, v := range deltas {
-		if v == 0 {
-			delete(deltas, k)
-		}
-	}
-	if len(deltas) == 0 {
-		return nil
-	}
-	return s.B.IncrMany(ctx, collAlertCounts, alertID, deltas)
-}
-
 // Counts implements alert.Store.
 func (s Alerts) Counts(ctx context.Context, alertID string) (map[string]int64, error) {
 	return s.B.Counters(ctx, collAlertCounts, alertID)
