@@ -80,17 +80,18 @@ const (
 // keys. Every key the recount owns is present, zero or not, so that the
 // recount resets counts the ledgers no longer support.
 func (l *Ledger) tally(channel string, c map[string]int64) {
-	c[channel+countSent] += 0
-	c[channel+countFailed] += 0
-	c[channel+countCancelled] += 0
+	var sent, failed, cancelled int64
 	for _, s := range l.R {
 		switch s {
 		case RecipientSent, RecipientDelivered, RecipientUndelivered:
-			c[channel+countSent]++
+			sent++
 		case RecipientFailed:
-			c[channel+countFailed]++
+			failed++
 		case RecipientCancelled:
-			c[channel+countCancelled]++
+			cancelled++
 		}
 	}
+	c[channel+countSent] += sent
+	c[channel+countFailed] += failed
+	c[channel+countCancelled] += cancelled
 }

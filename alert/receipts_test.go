@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/minato-city/anpi/alert"
 )
@@ -120,11 +121,26 @@ func TestReceiptThatOvertakesTheWorkerIsAppliedOnce(t *testing.T) {
 	h.start([]alert.Sender{&sms}, nil)
 	id := h.send(req("sms"))
 	h.wait(id, alert.StatusCompleted)
+	// Completion does not wait for receipts (they may come hours later):
+	// the alert can complete between the worker's ledger write and its
+	// pick-up of the stashed receipts. Wait for them, then look for
+	// double counting.
+	var c alert.Counts
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		v, err := h.svc.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c = v.Counts["sms"]; c.Delivered >= 150 || time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
 	v, err := h.svc.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := v.Counts["sms"]; c.Delivered != 150 || c.Sent != 150 {
+	if c = v.Counts["sms"]; c.Delivered != 150 || c.Sent != 150 {
 		t.Fatalf("counts %+v", c)
 	}
 	if st := deliveryStates(t, h, id); st["delivered"] != 150 {

@@ -135,30 +135,53 @@ func (d *Directory) Count(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Each calls fn for every resident in id order, reading pages of 1,000.
+// Each calls fn for every resident in id order, reading pages of eachPage.
 // It stops at the first error fn returns.
 func (d *Directory) Each(ctx context.Context, fn func(Resident) error) error {
 	return d.EachAfter(ctx, "", fn)
 }
 
-// EachAfter is Each for the residents whose ids sort after after.
+// EachAfter is Each for the residents whose ids sort after after. The next
+// page is read while fn works on the current one, so that the store's time
+// and fn's overlap (planning a ward-wide alert reads 1,000 pages).
 func (d *Directory) EachAfter(ctx context.Context, after string, fn func(Resident) error) error {
-	for {
-		page, err := d.store.ScanResidents(ctx, after, 1000)
-		if err != nil {
-			return fmt.Errorf("residents: %w", err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type page struct {
+		rs  []Resident
+		err error
+	}
+	pages := make(chan page) // unbuffered: one page read ahead, no more
+	go func() {
+		defer close(pages)
+		for {
+			rs, err := d.store.ScanResidents(ctx, after, eachPage)
+			select {
+			case pages <- page{rs, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(rs) == 0 {
+				return
+			}
+			after = rs[len(rs)-1].ID
 		}
-		if len(page) == 0 {
-			return nil
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return fmt.Errorf("residents: %w", p.err)
 		}
-		for _, r := range page {
+		for _, r := range p.rs {
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
-		after = page[len(page)-1].ID
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
+	return ctx.Err()
 }
+
+// eachPage is how many residents Each reads per store round.
+const eachPage = 1000
