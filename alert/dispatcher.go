@@ -67,8 +67,9 @@ type Dispatcher struct {
 	now       func() time.Time
 	sleep     func(ctx context.Context, d time.Duration) error
 
-	planq chan string
-	wg    sync.WaitGroup
+	planq  chan string
+	wg     sync.WaitGroup
+	alerts alertCache
 }
 
 // NewDispatcher returns a dispatcher for svc's alerts. It takes over svc's

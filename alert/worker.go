@@ -62,7 +62,10 @@ func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job)
 	sender := d.senders[ch]
 	holdUntil := d.now().Add(d.cfg.Lease / 2)
 	for {
-		a, err := d.store.GetAlert(ctx, b.AlertID)
+		// A cached copy will do here: a cancel it does not show yet is
+		// seen by the fresh read below, and then this loop comes round
+		// again with the cancelled alert.
+		a, err := d.recentAlert(ctx, b.AlertID)
 		if err != nil {
 			return err
 		}
@@ -92,7 +95,7 @@ func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job)
 		// came between the read above and the lease either saw this batch
 		// as sending (so its correction includes these people) or is seen
 		// here, and then nothing is sent (begin settles the batch).
-		if a, err = d.store.GetAlert(ctx, b.AlertID); err != nil {
+		if a, err = d.freshAlert(ctx, b.AlertID); err != nil {
 			return err
 		}
 		if a.Status == StatusCancelled {
@@ -362,7 +365,11 @@ func (d *Dispatcher) finish(ctx context.Context, q string, j Job, b *Batch) erro
 	if err := d.store.Ack(ctx, q, j.ID); err != nil {
 		return err
 	}
-	a, err := d.store.GetAlert(ctx, b.AlertID)
+	// The number of batches is final once the alert is planned.
+	a, err := d.recentAlert(ctx, b.AlertID)
+	if err == nil && !a.Planned {
+		a, err = d.freshAlert(ctx, b.AlertID)
+	}
 	if err != nil {
 		return err
 	}

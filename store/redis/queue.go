@@ -135,8 +135,53 @@ func (b *Backend) flush(group []*enqueueReq) {
 	}
 }
 
-// Claim reclaims idle pending messages with XAUTOCLAIM, then reads new ones
-// with XREADGROUP, blocking up to block when there are none.
+// claimScript takes over messages pending for at least ARGV[4] ms
+// (XAUTOCLAIM, with their delivery counts from XPENDING), then reads new ones
+// (XREADGROUP without BLOCK, which scripts may not use) up to ARGV[3] in all:
+// one round trip where the two commands and the counts took two or more.
+// KEYS[1] is the stream; ARGV = group, consumer, limit, min idle (ms), data
+// field. It returns id, data, deliveries for each message.
+var claimScript = goredis.NewScript(`
+local limit = tonumber(ARGV[3])
+local out, n, start = {}, 0, '0-0'
+local function data(fields)
+  if fields then
+    for i = 1, #fields, 2 do
+      if fields[i] == ARGV[5] then return fields[i + 1] end
+    end
+  end
+  return ''
+end
+while n < limit do
+  local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], start, 'COUNT', limit - n)
+  for _, e in ipairs(r[2]) do
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+    local d = 2
+    if p[1] and p[1][4] and p[1][4] > 1 then d = p[1][4] end
+    out[#out + 1] = e[1]
+    out[#out + 1] = data(e[2])
+    out[#out + 1] = d
+    n = n + 1
+  end
+  start = r[1]
+  if start == '0-0' then break end
+end
+if n < limit then
+  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', limit - n, 'STREAMS', KEYS[1], '>')
+  if r and r[1] then
+    for _, e in ipairs(r[1][2]) do
+      out[#out + 1] = e[1]
+      out[#out + 1] = data(e[2])
+      out[#out + 1] = 1
+    end
+  end
+end
+return out
+`)
+
+// Claim reclaims idle pending messages and reads new ones in one script
+// (claimScript); when there are none and block > 0 it waits for new ones
+// with a blocking XREADGROUP.
 func (b *Backend) Claim(ctx context.Context, queue, consumer string, limit int, minIdle, block time.Duration) ([]store.Message, error) {
 	if queue == "" {
 		return nil, fmt.Errorf("redis claim: %w", errEmptyKey)
@@ -148,47 +193,39 @@ func (b *Backend) Claim(ctx context.Context, queue, consumer string, limit int, 
 	if err := b.ensureGroup(ctx, stream, false); err != nil {
 		return nil, fmt.Errorf("redis claim: %w", err)
 	}
-	msgs, err := b.reclaim(ctx, stream, consumer, limit, minIdle)
+	msgs, err := b.claimNow(ctx, stream, consumer, limit, minIdle)
 	if isNoGroup(err) {
 		if err = b.ensureGroup(ctx, stream, true); err == nil {
-			msgs, err = b.reclaim(ctx, stream, consumer, limit, minIdle)
+			msgs, err = b.claimNow(ctx, stream, consumer, limit, minIdle)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redis claim: %w", err)
 	}
-	if len(msgs) == limit {
+	if len(msgs) > 0 || block <= 0 {
 		return msgs, nil
 	}
 	deadline := time.Now().Add(block)
 	for {
-		wait := time.Duration(-1) // no BLOCK argument: do not wait
-		if len(msgs) == 0 && block > 0 {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return nil, nil
-			}
-			wait = max(min(left, blockSlice), time.Millisecond)
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, nil
 		}
-		fresh, err := b.readNew(ctx, stream, consumer, limit-len(msgs), wait)
+		wait := max(min(left, blockSlice), time.Millisecond)
+		fresh, err := b.readNew(ctx, stream, consumer, limit, wait)
 		if isNoGroup(err) {
 			if err = b.ensureGroup(ctx, stream, true); err == nil {
-				fresh, err = b.readNew(ctx, stream, consumer, limit-len(msgs), wait)
+				fresh, err = b.readNew(ctx, stream, consumer, limit, wait)
 			}
 		}
 		if err != nil {
-			if len(msgs) > 0 {
-				// The reclaimed ones are ours now; hand them out.
-				return msgs, nil
-			}
 			if cerr := ctx.Err(); cerr != nil {
 				return nil, cerr
 			}
 			return nil, fmt.Errorf("redis claim: %w", err)
 		}
-		msgs = append(msgs, fresh...)
-		if len(msgs) > 0 || wait < 0 {
-			return msgs, nil
+		if len(fresh) > 0 {
+			return fresh, nil
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -196,46 +233,21 @@ func (b *Backend) Claim(ctx context.Context, queue, consumer string, limit int, 
 	}
 }
 
-// reclaim takes over messages pending for at least minIdle.
-func (b *Backend) reclaim(ctx context.Context, stream, consumer string, limit int, minIdle time.Duration) ([]store.Message, error) {
-	var out []store.Message
-	start := "0-0"
-	for len(out) < limit {
-		xs, next, err := b.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
-			Stream: stream, Group: group, Consumer: consumer,
-			MinIdle: minIdle, Start: start, Count: int64(limit - len(out)),
-		}).Result()
-		if err != nil {
-			return out, err
-		}
-		for _, x := range xs {
-			out = append(out, toMessage(x, 2))
-		}
-		if next == "0-0" || next == "" {
-			break
-		}
-		start = next
+// claimNow runs claimScript.
+func (b *Backend) claimNow(ctx context.Context, stream, consumer string, limit int, minIdle time.Duration) ([]store.Message, error) {
+	res, err := claimScript.Run(ctx, b.c, []string{stream}, group, consumer, limit, minIdle.Milliseconds(), dataField).Slice()
+	if err != nil {
+		return nil, err
 	}
-	if len(out) == 0 {
+	if len(res) == 0 {
 		return nil, nil
 	}
-	// Delivery counts live in the pending entries list.
-	cmds, err := b.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, m := range out {
-			p.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: stream, Group: group, Start: m.ID, End: m.ID, Count: 1})
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, goredis.Nil) {
-		// The messages are claimed already; keep the lower bound of 2.
-		return out, nil
-	}
-	for i, c := range cmds {
-		if pc, ok := c.(*goredis.XPendingExtCmd); ok {
-			if ps, err := pc.Result(); err == nil && len(ps) == 1 && ps[0].RetryCount > 1 {
-				out[i].Deliveries = int(ps[0].RetryCount)
-			}
-		}
+	out := make([]store.Message, 0, len(res)/3)
+	for i := 0; i+2 < len(res); i += 3 {
+		id, _ := res[i].(string)
+		data, _ := res[i+1].(string)
+		d, _ := res[i+2].(int64)
+		out = append(out, store.Message{ID: id, Data: []byte(data), Deliveries: int(d)})
 	}
 	return out, nil
 }
