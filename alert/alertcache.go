@@ -13,21 +13,19 @@ import (
 // that decides whether to send (after the lease is taken, see process) is
 // always fresh, and it refreshes the cache.
 type alertCache struct {
-	mu sync.Mutex
-	m  map[string]cachedAlert
+	mu     sync.Mutex
+	m      map[string]cachedAlert
+	pruned time.Time
 }
 
+// cachedAlert is an alert and when the read that returned it began.
 type cachedAlert struct {
 	a  *Alert
 	at time.Time
 }
 
-// alertCacheAge is how old a cached alert may be; alertCacheMax bounds the
-// entries kept (alerts are few; old entries are dropped past it).
-const (
-	alertCacheAge = time.Second
-	alertCacheMax = 256
-)
+// alertCacheAge is how old a cached alert may be.
+const alertCacheAge = time.Second
 
 // get returns the cached alert if it is younger than alertCacheAge.
 func (c *alertCache) get(id string) *Alert {
@@ -39,22 +37,36 @@ func (c *alertCache) get(id string) *Alert {
 	return nil
 }
 
-// put keeps a (which callers must not modify afterwards).
-func (c *alertCache) put(a *Alert) {
-	now := time.Now()
+// put keeps a, read by a store read that began at readAt, unless the cache
+// holds a copy from a later read (two workers' reads can end in either
+// order). Callers must not modify a afterwards. Expired entries are dropped
+// at most once per alertCacheAge, so finished alerts (some carry a million
+// resident ids) do not stay in memory.
+func (c *alertCache) put(a *Alert, readAt time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[string]cachedAlert{}
 	}
-	if len(c.m) >= alertCacheMax {
+	if now := time.Now(); now.Sub(c.pruned) >= alertCacheAge {
+		c.pruned = now
 		for id, e := range c.m {
 			if now.Sub(e.at) >= alertCacheAge {
 				delete(c.m, id)
 			}
 		}
 	}
-	c.m[a.ID] = cachedAlert{a, now}
+	if e, ok := c.m[a.ID]; ok && e.at.After(readAt) {
+		return
+	}
+	c.m[a.ID] = cachedAlert{a, readAt}
+}
+
+// len returns how many alerts are cached.
+func (c *alertCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
 }
 
 // recentAlert returns alert id as read at most alertCacheAge ago. Callers
@@ -69,10 +81,11 @@ func (d *Dispatcher) recentAlert(ctx context.Context, id string) (*Alert, error)
 // freshAlert reads alert id from the store and caches it. Callers must not
 // modify it.
 func (d *Dispatcher) freshAlert(ctx context.Context, id string) (*Alert, error) {
+	readAt := time.Now()
 	a, err := d.store.GetAlert(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	d.alerts.put(a)
+	d.alerts.put(a, readAt)
 	return a, nil
 }

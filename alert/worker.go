@@ -63,8 +63,12 @@ func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job)
 	holdUntil := d.now().Add(d.cfg.Lease / 2)
 	for {
 		// A cached copy will do here: a cancel it does not show yet is
-		// seen by the fresh read below, and then this loop comes round
-		// again with the cancelled alert.
+		// seen by the fresh read below, which refreshes the cache (no
+		// later read can show the alert uncancelled), and then this loop
+		// comes round again and settles the batch. Meanwhile an SMS or voice
+		// batch's people are marked sending for a moment, and a
+		// correction that reads the ledgers then includes them: a
+		// needless correction, never a missed one.
 		a, err := d.recentAlert(ctx, b.AlertID)
 		if err != nil {
 			return err

@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
-	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/minato-city/anpi/alert"
@@ -147,26 +145,6 @@ var ErrBadSignature = errors.New("twilio signature mismatch")
 
 // maxCallbackBytes bounds a status callback body.
 const maxCallbackBytes = 64 << 10
-
-// ValidateSignature reports whether signature is Twilio's X-Twilio-Signature
-// for a request to publicURL (the exact URL given to Twilio, with its query)
-// carrying the form params. It uses twilio-go's RequestValidator, which
-// takes one value per parameter (Twilio's callbacks have no repeated
-// parameters). An empty token or signature never validates.
-func ValidateSignature(authToken, publicURL string, params url.Values, signature string) bool {
-	if authToken == "" || signature == "" {
-		return false
-	}
-	m := make(map[string]string, len(params))
-	for k, v := range params {
-		if len(v) != 1 {
-			return false
-		}
-		m[k] = v[0]
-	}
-	rv := client.NewRequestValidator(authToken)
-	return rv.Validate(publicURL, m, signature)
-}
 
 // Status is a Twilio message status callback.
 type Status struct {

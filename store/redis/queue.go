@@ -36,7 +36,9 @@ func (b *Backend) ensureGroup(ctx context.Context, stream string, force bool) er
 	return nil
 }
 
-func isNoGroup(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOGROUP") }
+// isNoGroup reports a missing consumer group (before Redis 7 an error
+// inside a script comes back wrapped, hence Contains).
+func isNoGroup(err error) bool { return err != nil && strings.Contains(err.Error(), "NOGROUP") }
 
 // ErrClosed is returned by Enqueue on a closed Backend.
 var ErrClosed = errors.New("redis: backend closed")
@@ -140,7 +142,9 @@ func (b *Backend) flush(group []*enqueueReq) {
 // (XREADGROUP without BLOCK, which scripts may not use) up to ARGV[3] in all:
 // one round trip where the two commands and the counts took two or more.
 // KEYS[1] is the stream; ARGV = group, consumer, limit, min idle (ms), data
-// field. It returns id, data, deliveries for each message.
+// field. It returns id, data, deliveries for each message. When few pending
+// messages are idle, XAUTOCLAIM walks the pending list in steps of the
+// limit, inside the script; that list holds about one message per worker.
 var claimScript = goredis.NewScript(`
 local limit = tonumber(ARGV[3])
 local out, n, start = {}, 0, '0-0'
@@ -155,13 +159,15 @@ end
 while n < limit do
   local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], start, 'COUNT', limit - n)
   for _, e in ipairs(r[2]) do
-    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
-    local d = 2
-    if p[1] and p[1][4] and p[1][4] > 1 then d = p[1][4] end
-    out[#out + 1] = e[1]
-    out[#out + 1] = data(e[2])
-    out[#out + 1] = d
-    n = n + 1
+    if e then -- Redis 6.2 lists entries deleted while pending as nil
+      local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+      local d = 2
+      if p[1] and p[1][4] and p[1][4] > 1 then d = p[1][4] end
+      out[#out + 1] = e[1]
+      out[#out + 1] = data(e[2])
+      out[#out + 1] = d
+      n = n + 1
+    end
   end
   start = r[1]
   if start == '0-0' then break end
@@ -235,7 +241,11 @@ func (b *Backend) Claim(ctx context.Context, queue, consumer string, limit int, 
 
 // claimNow runs claimScript.
 func (b *Backend) claimNow(ctx context.Context, stream, consumer string, limit int, minIdle time.Duration) ([]store.Message, error) {
-	res, err := claimScript.Run(ctx, b.c, []string{stream}, group, consumer, limit, minIdle.Milliseconds(), dataField).Slice()
+	idle := minIdle.Milliseconds()
+	if minIdle > 0 && idle == 0 {
+		idle = 1 // 0 would take every pending message
+	}
+	res, err := claimScript.Run(ctx, b.c, []string{stream}, group, consumer, limit, idle, dataField).Slice()
 	if err != nil {
 		return nil, err
 	}
