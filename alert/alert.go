@@ -344,6 +344,9 @@ type Store interface {
 	Enqueue(ctx context.Context, queue string, batchIDs ...string) error
 	Claim(ctx context.Context, queue, consumer string, max int, minIdle, block time.Duration) ([]Job, error)
 	Ack(ctx context.Context, queue string, jobIDs ...string) error
+	// Release makes the jobs claimed by consumers for which dead reports
+	// true claimable at once (see Dispatcher.Recover).
+	Release(ctx context.Context, queue string, dead func(consumer string) bool) (int, error)
 }
 
 // Job is a claimed queue entry naming a batch.

@@ -234,8 +234,23 @@ func (d *Dispatcher) planLoop(ctx context.Context) {
 // Recover resumes alerts that a previous process left unfinished: approved
 // but not (fully) planned alerts are planned again (batches are derived
 // deterministically, with the same retry keys), planned ones are queued
-// again, and finished ones are marked completed.
+// again, and finished ones are marked completed. First it releases the
+// batches that an earlier run of this instance had claimed when it died:
+// without that, on Redis, they would wait out the lease (2 min) in the dead
+// consumers' pending lists before any worker took them.
 func (d *Dispatcher) Recover(ctx context.Context) error {
+	for ch := range d.senders {
+		for _, prio := range []int{1, 0} {
+			q := lane(ch, prio)
+			n, err := d.store.Release(ctx, q, d.earlierRun)
+			if err != nil {
+				return fmt.Errorf("recover: %w", err)
+			}
+			if n > 0 {
+				d.log.Info("released batches of an earlier run", "queue", q, "batches", n)
+			}
+		}
+	}
 	after := ""
 	for {
 		page, err := d.store.ListAlerts(ctx, after, 200)

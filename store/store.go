@@ -139,6 +139,12 @@ type Backend interface {
 	Claim(ctx context.Context, queue, consumer string, max int, minIdle, block time.Duration) ([]Message, error)
 	// Ack marks messages as done; they are never handed out again.
 	Ack(ctx context.Context, queue string, ids ...string) error
+	// Release makes the messages handed out to the consumers for which dead
+	// reports true (an earlier run of this process, killed) claimable at once
+	// instead of after minIdle, and forgets those consumers; it returns how
+	// many messages it released. An engine that keeps no hand-outs across a
+	// restart has nothing to release.
+	Release(ctx context.Context, queue string, dead func(consumer string) bool) (int, error)
 	// QueueLen returns how many messages are not yet acknowledged.
 	QueueLen(ctx context.Context, queue string) (int, error)
 

@@ -12,8 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/minato-city/anpi/sandbox"
 )
@@ -21,11 +24,62 @@ import (
 // TestKillDashNineMidSendResumes builds the real binary, starts a send to
 // 20,000 LINE users through a slow, rate-limited provider, kills the server
 // with SIGKILL in the middle of it, starts it again on the same data, and
-// checks that the send completes with every user reached exactly once.
+// checks that the send completes with every user reached exactly once — on
+// the embedded store, and on Redis when ANPI_TEST_REDIS_URL is set.
 func TestKillDashNineMidSendResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	t.Run("embedded", func(t *testing.T) { testKillDashNine(t, "embedded") })
+	t.Run("redis", func(t *testing.T) {
+		if os.Getenv("ANPI_TEST_REDIS_URL") == "" {
+			t.Skip("ANPI_TEST_REDIS_URL not set")
+		}
+		testKillDashNine(t, "redis")
+	})
+}
+
+// redisConfig writes a copy of configs/anpi.yaml whose Redis keys live under
+// a prefix of their own, and removes those keys when the test ends.
+func redisConfig(t *testing.T, dir, redisURL string) string {
+	t.Helper()
+	data, err := os.ReadFile("../../configs/anpi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := fmt.Sprintf("anpikill:%d:", time.Now().UnixNano())
+	const line = `prefix: "anpi:"`
+	if !bytes.Contains(data, []byte(line)) {
+		t.Fatalf("configs/anpi.yaml has no %s line to replace", line)
+	}
+	data = bytes.Replace(data, []byte(line), []byte(`prefix: "`+prefix+`"`), 1)
+	path := filepath.Join(dir, "anpi.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := goredis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c := goredis.NewClient(opts)
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		for len(keys) > 0 {
+			n := min(len(keys), 1000)
+			c.Unlink(ctx, keys[:n]...)
+			keys = keys[n:]
+		}
+	})
+	return path
+}
+
+func testKillDashNine(t *testing.T, backend string) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "anpi")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -53,16 +107,28 @@ func TestKillDashNineMidSendResumes(t *testing.T) {
 	ln.Close()
 	base := "http://" + addr
 	const admin = "kill-test-admin-token-0123456789"
-	envv := append(os.Environ(), "ANPI_CONFIG=configs/anpi.yaml", "ANPI_LISTEN="+addr, "ANPI_PUBLIC_URL="+base,
-		"ANPI_DATA_DIR="+filepath.Join(dir, "data"), "ANPI_STORE=embedded", "ANPI_SANDBOX=false",
+	config, redisURL := "configs/anpi.yaml", os.Getenv("ANPI_TEST_REDIS_URL")
+	if backend == "redis" {
+		config = redisConfig(t, dir, redisURL)
+	}
+	envv := append(os.Environ(), "ANPI_CONFIG="+config, "ANPI_LISTEN="+addr, "ANPI_PUBLIC_URL="+base,
+		"ANPI_DATA_DIR="+filepath.Join(dir, "data"), "ANPI_STORE="+backend, "ANPI_SANDBOX=false",
 		"ANPI_LINE_ENDPOINT="+ext.URL, "ANPI_TWILIO_BASE_URL="+ext.URL, "ANPI_OPENAI_BASE_URL="+ext.URL+"/v1",
 		"LINE_CHANNEL_SECRET="+lineSecret, "LINE_CHANNEL_ACCESS_TOKEN="+lineToken, "TWILIO_ACCOUNT_SID="+sid,
 		"TWILIO_AUTH_TOKEN="+twToken, "OPENAI_API_KEY=sk-unused", "ANPI_ADMIN_TOKEN="+admin,
 		"ANPI_SIGNAGE_TOKENS=shinagawa-konan=kill-screen-token-0001,akasaka=kill-screen-token-0002")
+	if backend == "redis" {
+		envv = append(envv, "ANPI_REDIS_URL="+redisURL)
+	}
+	var logs syncBuffer // the servers' logs, shown when the test fails
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server logs:\n%s", logs.String())
+		}
+	})
 	serve := func() *exec.Cmd {
 		cmd := exec.Command(bin, "serve")
 		cmd.Env, cmd.Dir = envv, "../.."
-		var logs bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -77,7 +143,7 @@ func TestKillDashNineMidSendResumes(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				cmd.Process.Kill()
-				t.Fatalf("server did not become ready:\n%s", logs.String())
+				t.Fatal("server did not become ready")
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -177,4 +243,22 @@ func TestKillDashNineMidSendResumes(t *testing.T) {
 	if len(twice) > 0 {
 		t.Fatalf("%d users not reached exactly once, e.g. %s", len(twice), strings.Join(twice[:min(5, len(twice))], "; "))
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the two writers of a child process.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

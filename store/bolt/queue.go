@@ -242,6 +242,27 @@ func (d *DB) claimOnce(ctx context.Context, queue, consumer string, max int, min
 	return msgs, wait, nil
 }
 
+// Release implements store.Backend. Hand-outs live in memory, so after a
+// restart every unacknowledged message is new again and there is nothing to
+// release; within one process, the messages of consumers that dead reports
+// are made claimable at once (handed out at the zero time).
+func (d *DB) Release(_ context.Context, queue string, dead func(consumer string) bool) (int, error) {
+	if queue == "" {
+		return 0, fmt.Errorf("bolt release: %w", errEmptyKey)
+	}
+	q := d.queue(queue)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, l := range q.inflight {
+		if l.consumer != "" && dead(l.consumer) {
+			l.consumer, l.handedOut = "", time.Time{}
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Ack removes messages from the queue; unknown ids are ignored.
 func (d *DB) Ack(ctx context.Context, queue string, ids ...string) error {
 	if len(ids) == 0 {

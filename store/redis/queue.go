@@ -323,3 +323,63 @@ func (b *Backend) QueueLen(ctx context.Context, queue string) (int, error) {
 	}
 	return int(n), nil
 }
+
+// releaseScript moves the pending messages of the consumers named in
+// ARGV[3...] to consumer ARGV[2] with an idle time of about the age of the
+// Unix epoch (XCLAIM TIME 0), so that the next Claim of any live consumer
+// takes them whatever its minIdle, then deletes those consumers (each has
+// nothing pending by then, so no message is lost with it). KEYS[1] is the
+// stream; ARGV[1] the group. It returns how many messages it moved.
+var releaseScript = goredis.NewScript(`
+local n = 0
+for i = 3, #ARGV do
+  while true do
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 100, ARGV[i])
+    if #p == 0 then break end
+    local args = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}
+    for _, e in ipairs(p) do args[#args + 1] = e[1] end
+    args[#args + 1] = 'TIME'
+    args[#args + 1] = 0
+    args[#args + 1] = 'JUSTID'
+    redis.call(unpack(args))
+    n = n + #p
+  end
+  redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[i])
+end
+return n
+`)
+
+// releasedConsumer owns released messages until a live consumer's Claim
+// takes them (at once: they look idle since 1970).
+const releasedConsumer = "released"
+
+// Release implements store.Backend: it lists the group's consumers (XINFO
+// CONSUMERS) and moves the pending messages of the dead ones with
+// releaseScript.
+func (b *Backend) Release(ctx context.Context, queue string, dead func(consumer string) bool) (int, error) {
+	if queue == "" {
+		return 0, fmt.Errorf("redis release: %w", errEmptyKey)
+	}
+	stream := b.streamKey(queue)
+	cs, err := b.c.XInfoConsumers(ctx, stream, group).Result()
+	if isNoGroup(err) || (err != nil && strings.Contains(err.Error(), "no such key")) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("redis release: %w", err)
+	}
+	args := []any{group, releasedConsumer}
+	for _, c := range cs {
+		if c.Name != releasedConsumer && dead(c.Name) {
+			args = append(args, c.Name)
+		}
+	}
+	if len(args) == 2 {
+		return 0, nil
+	}
+	n, err := releaseScript.Run(ctx, b.c, []string{stream}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("redis release: %w", err)
+	}
+	return n, nil
+}

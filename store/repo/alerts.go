@@ -292,3 +292,8 @@ func (s Alerts) Claim(ctx context.Context, queue, consumer string, max int, minI
 func (s Alerts) Ack(ctx context.Context, queue string, jobIDs ...string) error {
 	return s.B.Ack(ctx, queue, jobIDs...)
 }
+
+// Release implements alert.Store.
+func (s Alerts) Release(ctx context.Context, queue string, dead func(consumer string) bool) (int, error) {
+	return s.B.Release(ctx, queue, dead)
+}

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -56,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"Counters", testCounters},
 		{"QueueFIFO", testQueueFIFO},
 		{"QueueRedelivery", testQueueRedelivery},
+		{"QueueRelease", testQueueRelease},
 		{"QueueConcurrentConsumers", testQueueConcurrent},
 		{"QueueConcurrentEnqueue", testQueueConcurrentEnqueue},
 		{"QueueBlock", testQueueBlock},
@@ -824,6 +826,59 @@ func testQueueFIFO(t *testing.T, b store.Backend) {
 	}
 	if n, _ := b.QueueLen(ctx, "other"); n != 1 {
 		t.Fatalf("queues are not separate: other has %d", n)
+	}
+}
+
+// testQueueRelease: the messages of consumers reported dead (an earlier run
+// of a killed process) are claimable at once, whatever minIdle; those of
+// live consumers are not; releasing again finds nothing.
+func testQueueRelease(t *testing.T, b store.Backend) {
+	ctx := t.Context()
+	const hour = time.Hour
+	if n, err := b.Release(ctx, "rel-none", func(string) bool { return true }); err != nil || n != 0 {
+		t.Fatalf("Release of a queue never used = %d, %v", n, err)
+	}
+	enqueueN(t, b, "rel", 0, 6)
+	dead1, err := b.Claim(ctx, "rel", "inst@boot1-line-0", 2, hour, 0)
+	if err != nil || len(dead1) != 2 {
+		t.Fatalf("Claim = %v, %v", dead1, err)
+	}
+	dead2, err := b.Claim(ctx, "rel", "inst@boot1-line-1", 1, hour, 0)
+	if err != nil || len(dead2) != 1 {
+		t.Fatalf("Claim = %v, %v", dead2, err)
+	}
+	live, err := b.Claim(ctx, "rel", "other@boot7-line-0", 1, hour, 0)
+	if err != nil || len(live) != 1 {
+		t.Fatalf("Claim = %v, %v", live, err)
+	}
+	// Acknowledged by the dead consumer before it died: not released.
+	if err := b.Ack(ctx, "rel", dead1[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	dead := func(c string) bool { return strings.HasPrefix(c, "inst@boot1-") }
+	n, err := b.Release(ctx, "rel", dead)
+	if err != nil || n != 2 {
+		t.Fatalf("Release = %d, %v; want the 2 unacknowledged messages of the dead consumers", n, err)
+	}
+	got, err := b.Claim(ctx, "rel", "inst@boot2-line-0", 10, hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{payloads(dead1)[0], payloads(dead2)[0], "m00004", "m00005"}
+	if !slices.Equal(payloads(got), want) {
+		t.Fatalf("after Release got %q, want %q (released first, then new; not the live consumer's)", payloads(got), want)
+	}
+	if got[0].ID != dead1[0].ID || got[0].Deliveries < 1 {
+		t.Fatalf("released message %+v, was %+v", got[0], dead1[0])
+	}
+	if n, err := b.Release(ctx, "rel", dead); err != nil || n != 0 {
+		t.Fatalf("second Release = %d, %v", n, err)
+	}
+	if err := b.Ack(ctx, "rel", append(ids(got), live[0].ID)...); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := b.QueueLen(ctx, "rel"); n != 0 {
+		t.Fatalf("QueueLen = %d after acking everything", n)
 	}
 }
 
