@@ -138,3 +138,63 @@ func TestConsumePage(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestClaimEventsTellsSeenFromLeased: a claimed event is leased until the
+// lease ends, a processed one is seen; only an expired lease is taken again.
+func TestClaimEventsTellsSeenFromLeased(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	got, err := e.st.ClaimEvents(ctx, []string{"line|a", "line|b"}, 100*time.Millisecond)
+	if err != nil || !slices.Equal(got, []safety.EventClaim{safety.EventMine, safety.EventMine}) {
+		t.Fatalf("first claim %v, %v", got, err)
+	}
+	if err := e.st.MarkSeen(ctx, []string{"line|b"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got, err = e.st.ClaimEvents(ctx, []string{"line|a", "line|b"}, 100*time.Millisecond)
+	if err != nil || !slices.Equal(got, []safety.EventClaim{safety.EventLeased, safety.EventSeen}) {
+		t.Fatalf("second claim %v, %v; want leased, seen", got, err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	got, err = e.st.ClaimEvents(ctx, []string{"line|a", "line|b"}, 100*time.Millisecond)
+	if err != nil || !slices.Equal(got, []safety.EventClaim{safety.EventMine, safety.EventSeen}) {
+		t.Fatalf("after the lease %v, %v; want mine, seen", got, err)
+	}
+}
+
+// TestReplyOfADeadConsumerIsNotLost: a consumer took an event's lease and
+// died before processing it; its queue entry comes back to a live consumer
+// while the lease still runs. The entry must stay in the queue (to be
+// processed once the lease ends), not be acknowledged as done.
+func TestReplyOfADeadConsumerIsNotLost(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	svc := safety.NewService(e.st, nil, e.dir, classify.NewEnsemble(classify.Rules{}, nil, log), nil, log)
+	u1 := "U" + strings.Repeat("1", 32)
+	if _, err := e.st.ClaimEvents(ctx, []string{"line|dead1"}, time.Hour); err != nil { // the dead consumer's lease
+		t.Fatal(err)
+	}
+	if _, err := svc.Accept(ctx, "line", safety.Reply{EventID: "dead1", LINEUserID: u1, CheckID: e.check.ID, Button: "injured"},
+		safety.Reply{EventID: "live1", LINEUserID: "U" + strings.Repeat("3", 32), CheckID: e.check.ID, Button: "safe"}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { svc.Run(runCtx, "t"); close(done) }()
+	// The other reply of the page is processed: the page was consumed.
+	for deadline := time.Now().Add(10 * time.Second); e.view(t).Responded < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the page was not consumed")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	<-done
+	if n, err := e.st.B.QueueLen(ctx, "replies"); err != nil || n != 1 {
+		t.Fatalf("queue holds %d replies (%v); want the dead consumer's one kept for later", n, err)
+	}
+	if v := e.view(t); v.Responded != 1 || v.ByStatus["injured"] != 0 {
+		t.Fatalf("responded %d, by status %v", v.Responded, v.ByStatus)
+	}
+}

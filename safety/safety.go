@@ -153,14 +153,28 @@ type Store interface {
 	// (and has not expired) or another consumer holds an unexpired lease.
 	ClaimEvent(ctx context.Context, key string, lease time.Duration) (bool, error)
 	// ClaimEvents is ClaimEvent for several distinct keys in one store
-	// round; mine[i] reports whether the caller got keys[i].
-	ClaimEvents(ctx context.Context, keys []string, lease time.Duration) (mine []bool, err error)
+	// round, saying for each key whether the caller got it, the event was
+	// processed already, or another consumer holds a lease on it.
+	ClaimEvents(ctx context.Context, keys []string, lease time.Duration) ([]EventClaim, error)
 	// MarkSeen remembers keys as processed for ttl.
 	MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error
 	EnqueueReplies(ctx context.Context, rs ...Reply) error
 	ClaimReplies(ctx context.Context, consumer string, max int, minIdle, block time.Duration) ([]QueuedReply, error)
 	AckReplies(ctx context.Context, ids ...string) error
 }
+
+// EventClaim is what ClaimEvents found for one event key.
+type EventClaim uint8
+
+const (
+	// EventMine: the caller took the event for processing.
+	EventMine EventClaim = iota
+	// EventSeen: the event was processed already (within SeenTTL).
+	EventSeen
+	// EventLeased: another consumer holds an unexpired lease on the event:
+	// it is being processed, or its consumer died mid-page and it is not.
+	EventLeased
+)
 
 // StatusID names one person's status in one check.
 type StatusID struct{ CheckID, ResidentID string }

@@ -975,27 +975,34 @@ func (s *Service) consume(ctx context.Context, qs []QueuedReply) error {
 			keys = append(keys, k)
 		}
 	}
-	mine, err := s.store.ClaimEvents(ctx, keys, claimLease)
+	claims, err := s.store.ClaimEvents(ctx, keys, claimLease)
 	if err != nil {
 		return fmt.Errorf("claim event: %w", err)
 	}
-	got := make(map[string]bool, len(keys))
+	got := make(map[string]EventClaim, len(keys))
 	for i, k := range keys {
-		got[k] = mine[i]
+		got[k] = claims[i]
 	}
 	var done, fresh []string
 	var work []Reply
 	var workQ []int
 	for i, q := range qs {
 		k := seenKey(q.Reply)
-		if first[k] != i || !got[k] {
-			// Processed already, or being processed through another
-			// queue entry (which stays unacknowledged until it is done).
+		switch {
+		case first[k] != i, got[k] == EventSeen:
+			// The same event again in this page (its first entry stays
+			// unacknowledged until it is done), or processed already.
 			done = append(done, q.ID)
-			continue
+		case got[k] == EventLeased:
+			// Being processed through another queue entry — or this very
+			// entry was, by a consumer that died mid-page. Either way it
+			// is left unacknowledged: it comes back after minIdle and is
+			// then seen (and acknowledged) or taken (and processed).
+			// Acknowledging it here lost the reply of a dead consumer.
+		default:
+			work = append(work, q.Reply)
+			workQ = append(workQ, i)
 		}
-		work = append(work, q.Reply)
-		workQ = append(workQ, i)
 	}
 	if len(work) > 0 {
 		for n, err := range s.processBatch(ctx, work) {

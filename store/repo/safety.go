@@ -205,7 +205,12 @@ func (s Safety) ListTriage(ctx context.Context) ([]*safety.TriageItem, error) {
 
 const collSeen = "seen_events"
 
-var errTaken = errors.New("taken")
+// errTaken and errLeased abort a claim: the event was processed already, or
+// another consumer holds a lease on it.
+var (
+	errTaken  = errors.New("taken")
+	errLeased = errors.New("leased")
+)
 
 // ClaimEvent implements safety.Store. A value is 8 bytes of expiry (seen)
 // or 9 bytes: the expiry of a processing lease and a trailing 'p'.
@@ -217,19 +222,22 @@ func (s Safety) ClaimEvent(ctx context.Context, key string, lease time.Duration)
 		}
 		return append(binary.BigEndian.AppendUint64(nil, uint64(now.Add(lease).UnixNano())), 'p'), nil
 	})
-	if errors.Is(err, errTaken) {
+	if errors.Is(err, errTaken) || errors.Is(err, errLeased) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
 // ClaimEvents implements safety.Store: ClaimEvent for all keys in one
-// UpdateMany.
-func (s Safety) ClaimEvents(ctx context.Context, keys []string, lease time.Duration) ([]bool, error) {
+// UpdateMany. A lease ends in 'p'; a seen mark is the bare expiry.
+func (s Safety) ClaimEvents(ctx context.Context, keys []string, lease time.Duration) ([]safety.EventClaim, error) {
 	now := time.Now()
 	lv := append(binary.BigEndian.AppendUint64(nil, uint64(now.Add(lease).UnixNano())), 'p')
 	errs, err := s.B.UpdateMany(ctx, collSeen, keys, func(_ int, old []byte) ([]byte, error) {
 		if len(old) >= 8 && now.UnixNano() < int64(binary.BigEndian.Uint64(old)) {
+			if len(old) > 8 && old[8] == 'p' {
+				return nil, errLeased
+			}
 			return nil, errTaken
 		}
 		return lv, nil
@@ -237,16 +245,20 @@ func (s Safety) ClaimEvents(ctx context.Context, keys []string, lease time.Durat
 	if err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)
 	}
-	mine := make([]bool, len(keys))
+	out := make([]safety.EventClaim, len(keys))
 	for i, e := range errs {
 		switch {
 		case e == nil:
-			mine[i] = true
-		case !errors.Is(e, errTaken):
+			out[i] = safety.EventMine
+		case errors.Is(e, errLeased):
+			out[i] = safety.EventLeased
+		case errors.Is(e, errTaken):
+			out[i] = safety.EventSeen
+		default:
 			return nil, fmt.Errorf("claim events: %w", e)
 		}
 	}
-	return mine, nil
+	return out, nil
 }
 
 // MarkSeen implements safety.Store.
