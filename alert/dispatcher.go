@@ -244,7 +244,10 @@ func (d *Dispatcher) Recover(ctx context.Context) error {
 			q := lane(ch, prio)
 			n, err := d.store.Release(ctx, q, d.earlierRun)
 			if err != nil {
-				return fmt.Errorf("recover: %w", err)
+				// Only a speed-up: the batches come back after the lease
+				// anyway, and the alerts below must be recovered regardless.
+				d.log.Warn("release batches of an earlier run", "queue", q, "err", err)
+				continue
 			}
 			if n > 0 {
 				d.log.Info("released batches of an earlier run", "queue", q, "batches", n)

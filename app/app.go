@@ -660,8 +660,12 @@ func loadTemplates(dir string) (*template.Set, error) {
 
 // instanceName names this process stably across restarts: the embedded
 // store is opened by one process at a time, so any lease found in it at
-// start belongs to a dead earlier run; on Redis, host and listen address
-// identify an instance (two live processes cannot share both).
+// start belongs to a dead earlier run; on Redis, host name and listen
+// address identify an instance. Two live processes on one Redis must not
+// share both (e.g. replicas given the same host name in separate network
+// namespaces): each would take the other's batches for those of a dead
+// earlier run of itself when it starts, and send them again. The README
+// says so; a liveness record per instance would catch the mistake.
 func instanceName(cfg Config) string {
 	if cfg.Store != "redis" {
 		return "embedded"

@@ -364,9 +364,9 @@ func runEndToEnd(t *testing.T, backend string, outside bool) {
 		return cv.Responded == 3
 	})
 	// The same event again (a replay, after the first was applied) changes
-	// nothing. Its button differs so that a second application would show;
-	// sent while the first is in flight, either entry could win the race
-	// between consumers, which is right for a real replay (same content).
+	// nothing. Its button differs so that a second application would show.
+	// (Sent while the first is in flight, it would wait out the first's
+	// event lease in the queue and then be dropped as seen.)
 	if code := post(lineSecret, sandbox.LINEEvent{Type: "postback", UserID: users[0], Data: q.QuickReplies[2].Data, EventID: "evt-1"}); code != 200 {
 		t.Fatalf("replay: %d", code)
 	}

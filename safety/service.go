@@ -960,8 +960,10 @@ func (s *Service) runConsumer(ctx context.Context, consumer string) {
 func seenKey(r Reply) string { return r.Channel + "|" + r.EventID }
 
 // claimLease is how long a consumer may take to process one reply before
-// another may take the same event over.
-const claimLease = time.Minute
+// another may take the same event over. It is a little shorter than the
+// consumers' minIdle (one minute), since it starts a round trip after the
+// entry is handed out: an entry that comes back finds its lease ended.
+const claimLease = 55 * time.Second
 
 // consume processes one claimed page of replies: one ClaimEvents for the
 // page, processBatch, then MarkSeen and AckReplies for what was done.
@@ -997,8 +999,9 @@ func (s *Service) consume(ctx context.Context, qs []QueuedReply) error {
 			// Being processed through another queue entry — or this very
 			// entry was, by a consumer that died mid-page. Either way it
 			// is left unacknowledged: it comes back after minIdle and is
-			// then seen (and acknowledged) or taken (and processed).
-			// Acknowledging it here lost the reply of a dead consumer.
+			// then seen (and acknowledged), taken (and processed), or, if
+			// still leased, left again. Acknowledging it here lost the
+			// reply of a dead consumer.
 		default:
 			work = append(work, q.Reply)
 			workQ = append(workQ, i)

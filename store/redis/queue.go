@@ -341,8 +341,7 @@ for i = 3, #ARGV do
     args[#args + 1] = 'TIME'
     args[#args + 1] = 0
     args[#args + 1] = 'JUSTID'
-    redis.call(unpack(args))
-    n = n + #p
+    n = n + #redis.call(unpack(args)) -- deleted entries are dropped, not moved
   end
   redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[i])
 end
