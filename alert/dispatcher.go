@@ -125,6 +125,12 @@ func NewDispatcher(svc *Service, aud Audience, linker Linker, senders []Sender, 
 	return d
 }
 
+// ForgetInstance makes the dispatcher treat every lease and queue entry of
+// another consumer as a live process's (waiting out its lease), as if it
+// had no instance name. Call it before Run, when another live process may
+// use the same name.
+func (d *Dispatcher) ForgetInstance() { d.cfg.Instance = "" }
+
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()

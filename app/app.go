@@ -513,7 +513,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("bus: %w", err)
 	}
 	start(func() { a.forward(sub) })
-	start(func() { _ = a.Dispatcher.Run(workCtx) })
+	start(func() {
+		// On Redis, make sure no live process shares this instance's name
+		// before taking over what its earlier run left (see instanceGuard).
+		if g := a.guardInstance(workCtx, a.Dispatcher); g != nil {
+			start(func() { g.keep(workCtx, a.Log.Error) })
+		}
+		_ = a.Dispatcher.Run(workCtx)
+	})
 	// Corrections a crash left unsent (see alert.Correction).
 	start(func() {
 		if err := a.Alerts.ResumeCorrections(workCtx); err != nil {
@@ -664,8 +671,8 @@ func loadTemplates(dir string) (*template.Set, error) {
 // address identify an instance. Two live processes on one Redis must not
 // share both (e.g. replicas given the same host name in separate network
 // namespaces): each would take the other's batches for those of a dead
-// earlier run of itself when it starts, and send them again. The README
-// says so; a liveness record per instance would catch the mistake.
+// earlier run of itself when it starts, and send them again. instanceGuard
+// catches that mistake (and the README warns of it).
 func instanceName(cfg Config) string {
 	if cfg.Store != "redis" {
 		return "embedded"
