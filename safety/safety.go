@@ -148,13 +148,10 @@ type Store interface {
 	GetTriage(ctx context.Context, id string) (*TriageItem, error)
 	UpdateTriage(ctx context.Context, id string, fn func(t *TriageItem) error) (*TriageItem, error)
 	ListTriage(ctx context.Context) ([]*TriageItem, error)
-	// ClaimEvent atomically takes an event key for processing for lease and
-	// reports whether the caller got it: false if the key was marked seen
-	// (and has not expired) or another consumer holds an unexpired lease.
-	ClaimEvent(ctx context.Context, key string, lease time.Duration) (bool, error)
-	// ClaimEvents is ClaimEvent for several distinct keys in one store
-	// round, saying for each key whether the caller got it, the event was
-	// processed already, or another consumer holds a lease on it.
+	// ClaimEvents atomically takes distinct event keys for processing for
+	// lease, in one store round, saying for each key whether the caller got
+	// it, the event was processed already (marked seen, not expired), or
+	// another consumer holds an unexpired lease on it.
 	ClaimEvents(ctx context.Context, keys []string, lease time.Duration) ([]EventClaim, error)
 	// MarkSeen remembers keys as processed for ttl.
 	MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error

@@ -212,24 +212,9 @@ var (
 	errLeased = errors.New("leased")
 )
 
-// ClaimEvent implements safety.Store. A value is 8 bytes of expiry (seen)
-// or 9 bytes: the expiry of a processing lease and a trailing 'p'.
-func (s Safety) ClaimEvent(ctx context.Context, key string, lease time.Duration) (bool, error) {
-	now := time.Now()
-	err := s.B.Update(ctx, collSeen, key, func(old []byte) ([]byte, error) {
-		if len(old) >= 8 && now.UnixNano() < int64(binary.BigEndian.Uint64(old)) {
-			return nil, errTaken
-		}
-		return append(binary.BigEndian.AppendUint64(nil, uint64(now.Add(lease).UnixNano())), 'p'), nil
-	})
-	if errors.Is(err, errTaken) || errors.Is(err, errLeased) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// ClaimEvents implements safety.Store: ClaimEvent for all keys in one
-// UpdateMany. A lease ends in 'p'; a seen mark is the bare expiry.
+// ClaimEvents implements safety.Store with one UpdateMany. A value is 8
+// bytes of expiry (seen) or 9 bytes: the expiry of a processing lease and a
+// trailing 'p'.
 func (s Safety) ClaimEvents(ctx context.Context, keys []string, lease time.Duration) ([]safety.EventClaim, error) {
 	now := time.Now()
 	lv := append(binary.BigEndian.AppendUint64(nil, uint64(now.Add(lease).UnixNano())), 'p')
