@@ -8,6 +8,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -36,6 +37,11 @@ type DispatcherConfig struct {
 	// leased by an earlier run of the same instance (killed mid-request) is
 	// taken over at once instead of after the lease.
 	Instance string
+	// ConfirmInstance defers that takeover until InstanceConfirmed is
+	// called: for a shared store, where the caller first makes sure that no
+	// live process uses the same Instance name. Sending starts at once
+	// either way.
+	ConfirmInstance bool
 	// Limits per channel.
 	Limits map[string]Limits
 	// Lease is how long a batch claimed by a worker is considered in work
@@ -70,6 +76,9 @@ type Dispatcher struct {
 	planq  chan string
 	wg     sync.WaitGroup
 	alerts alertCache
+	// takeover is set while leases and queue entries of an earlier run of
+	// this instance may be taken over at once (see ConfirmInstance).
+	takeover atomic.Bool
 }
 
 // NewDispatcher returns a dispatcher for svc's alerts. It takes over svc's
@@ -113,6 +122,7 @@ func NewDispatcher(svc *Service, aud Audience, linker Linker, senders []Sender, 
 		}
 		d.limiters[ch] = rate.NewLimiter(rate.Limit(l.RPS), burst)
 	}
+	d.takeover.Store(cfg.Instance != "" && !cfg.ConfirmInstance)
 	svc.kick = func(id string) {
 		select {
 		case d.planq <- id:
@@ -125,11 +135,38 @@ func NewDispatcher(svc *Service, aud Audience, linker Linker, senders []Sender, 
 	return d
 }
 
-// ForgetInstance makes the dispatcher treat every lease and queue entry of
-// another consumer as a live process's (waiting out its lease), as if it
-// had no instance name. Call it before Run, when another live process may
-// use the same name.
-func (d *Dispatcher) ForgetInstance() { d.cfg.Instance = "" }
+// InstanceConfirmed tells a dispatcher configured with ConfirmInstance that
+// no live process shares its instance name: from now on it takes over at
+// once what an earlier run of this instance left (ledger leases, and the
+// batches that run had claimed, which it releases now). It may be called
+// while Run is running.
+func (d *Dispatcher) InstanceConfirmed(ctx context.Context) {
+	if d.cfg.Instance == "" {
+		return
+	}
+	d.takeover.Store(true)
+	d.releaseEarlierRun(ctx)
+}
+
+// releaseEarlierRun makes the batches that an earlier run of this instance
+// had claimed when it died claimable at once: without it, on Redis, they
+// would wait out the lease (2 min) in the dead consumers' pending lists
+// before any worker took them. Errors are logged: it only speeds recovery.
+func (d *Dispatcher) releaseEarlierRun(ctx context.Context) {
+	for ch := range d.senders {
+		for _, prio := range []int{1, 0} {
+			q := lane(ch, prio)
+			n, err := d.store.Release(ctx, q, d.earlierRun)
+			if err != nil {
+				d.log.Warn("release batches of an earlier run", "queue", q, "err", err)
+				continue
+			}
+			if n > 0 {
+				d.log.Info("released batches of an earlier run", "queue", q, "batches", n)
+			}
+		}
+	}
+}
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
@@ -240,25 +277,12 @@ func (d *Dispatcher) planLoop(ctx context.Context) {
 // Recover resumes alerts that a previous process left unfinished: approved
 // but not (fully) planned alerts are planned again (batches are derived
 // deterministically, with the same retry keys), planned ones are queued
-// again, and finished ones are marked completed. First it releases the
-// batches that an earlier run of this instance had claimed when it died:
-// without that, on Redis, they would wait out the lease (2 min) in the dead
-// consumers' pending lists before any worker took them.
+// again, and finished ones are marked completed. First, unless the instance
+// awaits confirmation, it releases the batches an earlier run of this
+// instance had claimed (see releaseEarlierRun).
 func (d *Dispatcher) Recover(ctx context.Context) error {
-	for ch := range d.senders {
-		for _, prio := range []int{1, 0} {
-			q := lane(ch, prio)
-			n, err := d.store.Release(ctx, q, d.earlierRun)
-			if err != nil {
-				// Only a speed-up: the batches come back after the lease
-				// anyway, and the alerts below must be recovered regardless.
-				d.log.Warn("release batches of an earlier run", "queue", q, "err", err)
-				continue
-			}
-			if n > 0 {
-				d.log.Info("released batches of an earlier run", "queue", q, "batches", n)
-			}
-		}
+	if d.takeover.Load() {
+		d.releaseEarlierRun(ctx)
 	}
 	after := ""
 	for {

@@ -573,3 +573,52 @@ func TestBatchesPastTheirExpiryFailInsteadOfArrivingLate(t *testing.T) {
 		t.Fatalf("deliveries %+v", ds)
 	}
 }
+
+// TestEarlierRunIsTakenOverOnlyOnceConfirmed: with ConfirmInstance, a batch
+// leased by a killed earlier run of the same instance is not taken over
+// (its lease is waited out) until InstanceConfirmed; then it is, at once.
+func TestEarlierRunIsTakenOverOnlyOnceConfirmed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "anpi.db")
+	h := newHarness(t, path)
+	h.people(10, true, false, "shiba")
+	line := newFakeLINE()
+	line.gate = make(chan struct{}) // the first run's request never returns
+	run := func(h *harness, confirm bool) *alert.Dispatcher {
+		h.d = alert.NewDispatcher(h.svc, h.dir, nil, []alert.Sender{line}, alert.DispatcherConfig{
+			Instance: "i1", ConfirmInstance: confirm, Lease: time.Minute,
+			MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		h.stop, h.done = cancel, make(chan struct{})
+		go func() { defer close(h.done); _ = h.d.Run(ctx) }()
+		return h.d
+	}
+	run(h, false)
+	id := h.send(req("line"))
+	batch := alert.BatchID(id, "line", 0)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		l, err := repo.Alerts{B: h.db}.GetLedger(context.Background(), batch)
+		if err == nil && l.State == alert.LedgerSending {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first run never took the batch")
+		}
+	}
+	h.close() // killed mid-request: the ledger stays leased to the first run
+
+	h2 := newHarness(t, path)
+	line.gate = nil
+	d := run(h2, true)
+	time.Sleep(300 * time.Millisecond)
+	if v, _ := h2.svc.Get(context.Background(), id); v.Status == alert.StatusCompleted || line.delivered(fmt.Sprintf("U%032x", 1)) != 0 {
+		t.Fatalf("taken over before confirmation: %s, delivered %d", v.Status, line.delivered(fmt.Sprintf("U%032x", 1)))
+	}
+	d.InstanceConfirmed(context.Background())
+	h2.wait(id, alert.StatusCompleted)
+	for i := range 10 {
+		if n := line.delivered(fmt.Sprintf("U%032x", i+1)); n != 1 {
+			t.Fatalf("user %d got %d messages", i, n)
+		}
+	}
+}

@@ -429,7 +429,7 @@ func backoff(attempt int, base, capd time.Duration) time.Duration {
 // and still exclude each other.)
 func (d *Dispatcher) earlierRun(owner string) bool {
 	inst := d.cfg.Instance
-	if inst == "" || !strings.HasPrefix(owner, inst+"@") {
+	if !d.takeover.Load() || inst == "" || !strings.HasPrefix(owner, inst+"@") {
 		return false
 	}
 	return !strings.HasPrefix(owner, d.cfg.Consumer+"-")

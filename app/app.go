@@ -172,10 +172,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			alert.ChannelSMS:   {RPS: cfg.SMS.RPS, Workers: cfg.SMS.Workers},
 			alert.ChannelVoice: {RPS: cfg.Voice.RPS, Workers: cfg.Voice.Workers},
 		},
-		Instance:       instanceName(cfg),
-		AttemptTimeout: time.Duration(cfg.Alerts.AttemptTimeout),
-		MinBackoff:     time.Duration(cfg.Alerts.MinBackoff),
-		MaxBackoff:     time.Duration(cfg.Alerts.MaxBackoff),
+		Instance:        instanceName(cfg),
+		ConfirmInstance: cfg.Store == "redis", // see instanceGuard
+		AttemptTimeout:  time.Duration(cfg.Alerts.AttemptTimeout),
+		MinBackoff:      time.Duration(cfg.Alerts.MinBackoff),
+		MaxBackoff:      time.Duration(cfg.Alerts.MaxBackoff),
 	})
 	if a.Signage.Enabled() {
 		a.Dispatcher.SetEndpoints(alert.ChannelSignage, a.Signage)
@@ -513,13 +514,15 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("bus: %w", err)
 	}
 	start(func() { a.forward(sub) })
+	start(func() { _ = a.Dispatcher.Run(workCtx) })
+	// On Redis, the dispatcher sends at once but takes over what an earlier
+	// run of this instance left only once no live process is found to share
+	// its name (see instanceGuard).
 	start(func() {
-		// On Redis, make sure no live process shares this instance's name
-		// before taking over what its earlier run left (see instanceGuard).
-		if g := a.guardInstance(workCtx, a.Dispatcher); g != nil {
-			start(func() { g.keep(workCtx, a.Log.Error) })
+		if g := a.guardInstance(workCtx); g != nil {
+			a.Dispatcher.InstanceConfirmed(workCtx)
+			g.keep(workCtx, a.Log.Error)
 		}
-		_ = a.Dispatcher.Run(workCtx)
 	})
 	// Corrections a crash left unsent (see alert.Correction).
 	start(func() {

@@ -103,12 +103,12 @@ func (g *instanceGuard) keep(ctx context.Context, log func(msg string, args ...a
 	})
 }
 
-// guardInstance claims this process's instance name before the dispatcher
-// starts (Redis only) and returns the guard to keep it. If a live process
-// uses the same name, the dispatcher is told to treat no lease as an
-// earlier run's (it then waits out leases, as between different instances),
-// the error is logged and the result is nil.
-func (a *App) guardInstance(ctx context.Context, d *alert.Dispatcher) *instanceGuard {
+// guardInstance claims this process's instance name (Redis only) and
+// returns the guard that keeps it, or nil: for the embedded store, which
+// one process at a time can open, or when a live process uses the same
+// name (logged; the dispatcher then never takes anything over as an earlier
+// run's, and waits out leases as between different instances).
+func (a *App) guardInstance(ctx context.Context) *instanceGuard {
 	name := instanceName(a.Cfg)
 	if a.Cfg.Store != "redis" || name == "" {
 		return nil
@@ -118,7 +118,6 @@ func (a *App) guardInstance(ctx context.Context, d *alert.Dispatcher) *instanceG
 		if ctx.Err() == nil {
 			a.Log.Error("another live process uses this instance name (host name and listen address); not taking over leases of earlier runs",
 				"instance", name, "err", err)
-			d.ForgetInstance()
 		}
 		return nil
 	}
