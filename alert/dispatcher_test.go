@@ -576,7 +576,8 @@ func TestBatchesPastTheirExpiryFailInsteadOfArrivingLate(t *testing.T) {
 
 // TestEarlierRunIsTakenOverOnlyOnceConfirmed: with ConfirmInstance, a batch
 // leased by a killed earlier run of the same instance is not taken over
-// (its lease is waited out) until InstanceConfirmed; then it is, at once.
+// (its lease, a minute here, is waited out) until InstanceConfirmed; then
+// it is, at once.
 func TestEarlierRunIsTakenOverOnlyOnceConfirmed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "anpi.db")
 	h := newHarness(t, path)
@@ -615,10 +616,66 @@ func TestEarlierRunIsTakenOverOnlyOnceConfirmed(t *testing.T) {
 		t.Fatalf("taken over before confirmation: %s, delivered %d", v.Status, line.delivered(fmt.Sprintf("U%032x", 1)))
 	}
 	d.InstanceConfirmed(context.Background())
+	// The entries this run claimed while it had to wait stay claimed until
+	// the lease; on Redis, InstanceConfirmed hands the earlier run's own
+	// entries out again (store.Backend.Release, tested in storetest). Here
+	// the batches are queued afresh, as that release does.
+	if err := (repo.Alerts{B: h2.db}).Enqueue(context.Background(), "dispatch:line:hi",
+		alert.BatchID(id, "line", 0), alert.BatchID(id, "line", 1)); err != nil {
+		t.Fatal(err)
+	}
 	h2.wait(id, alert.StatusCompleted)
 	for i := range 10 {
 		if n := line.delivered(fmt.Sprintf("U%032x", i+1)); n != 1 {
 			t.Fatalf("user %d got %d messages", i, n)
 		}
+	}
+}
+
+// claimCounter counts how often each batch is handed to a worker.
+type claimCounter struct {
+	alert.Store
+	mu     sync.Mutex
+	claims map[string]int
+}
+
+func (c *claimCounter) Claim(ctx context.Context, queue, consumer string, max int, minIdle, block time.Duration) ([]alert.Job, error) {
+	jobs, err := c.Store.Claim(ctx, queue, consumer, max, minIdle, block)
+	c.mu.Lock()
+	for _, j := range jobs {
+		c.claims[j.BatchID]++
+	}
+	c.mu.Unlock()
+	return jobs, err
+}
+
+// TestLongWaitDoesNotSpin: a batch told to come back in 50 s (Retry-After
+// longer than half the one-minute lease) is left claimed, not queued again
+// at once, which made the next claim take it straight back (a busy loop).
+func TestLongWaitDoesNotSpin(t *testing.T) {
+	h := newHarness(t, "")
+	h.people(5, true, false, "shiba")
+	cs := &claimCounter{Store: repo.Alerts{B: h.db}, claims: map[string]int{}}
+	h.svc = alert.NewService(cs, nil, alert.Config{Vocabulary: vocab}, slog.New(slog.DiscardHandler))
+	line := newFakeLINE()
+	line.fail = func(*alert.Batch, int) error {
+		return &alert.SendError{Status: 429, Retryable: true, RetryAfter: 50 * time.Second, Msg: "slow down"}
+	}
+	h.d = alert.NewDispatcher(h.svc, h.dir, nil, []alert.Sender{line}, alert.DispatcherConfig{Lease: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop, h.done = cancel, make(chan struct{})
+	go func() { defer close(h.done); _ = h.d.Run(ctx) }()
+	id := h.send(req("line"))
+	h.wait(id, alert.StatusDispatching)
+	time.Sleep(500 * time.Millisecond)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for b, n := range cs.claims {
+		if n > 1 {
+			t.Fatalf("batch %s claimed %d times in half a second while waiting 50 s", b, n)
+		}
+	}
+	if len(cs.claims) == 0 {
+		t.Fatal("no batch was claimed")
 	}
 }

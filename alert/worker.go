@@ -49,8 +49,9 @@ type attemptPlan struct {
 }
 
 // process works on one claimed batch until it is done, or it must wait
-// longer than the hold bound (then it is queued again), or ctx ends (then it
-// stays claimed and is reclaimed after a restart or by another process).
+// longer than the hold bound, or ctx ends; in the last two cases the entry
+// stays claimed and comes back after the lease (or at once after a restart
+// on the embedded store).
 func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job) error {
 	b, err := d.store.GetBatch(ctx, j.BatchID)
 	if errors.Is(err, ErrNotFound) {
@@ -85,10 +86,13 @@ func (d *Dispatcher) process(ctx context.Context, ch, q, consumer string, j Job)
 		}
 		if p.wait > 0 {
 			if d.now().Add(p.wait).After(holdUntil) {
-				if err := d.store.Enqueue(ctx, q, b.ID); err != nil {
-					return err
-				}
-				return d.store.Ack(ctx, q, j.ID)
+				// Too long to hold a worker: leave the entry claimed and
+				// unacknowledged; the queue hands it out again after the
+				// lease (minIdle), when another process's lease on the
+				// batch has run out. (Queueing it again at once made the
+				// next claim take it straight back: a busy loop of store
+				// round trips for as long as the wait lasted.)
+				return nil
 			}
 			if err := d.sleep(ctx, p.wait); err != nil {
 				return nil
