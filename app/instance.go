@@ -113,7 +113,7 @@ func (a *App) guardInstance(ctx context.Context) *instanceGuard {
 	if a.Cfg.Store != "redis" || name == "" {
 		return nil
 	}
-	g := &instanceGuard{b: a.Backend, name: name, boot: alert.NewID("b_"), now: time.Now, wait: sleepCtx}
+	g := &instanceGuard{b: a.Backend, name: name, boot: alert.NewID("b_"), now: time.Now, wait: waitCtx}
 	if err := g.acquire(ctx); err != nil {
 		if ctx.Err() == nil {
 			a.Log.Error("another live process uses this instance name (host name and listen address); not taking over leases of earlier runs",
@@ -124,17 +124,12 @@ func (a *App) guardInstance(ctx context.Context) *instanceGuard {
 	return g
 }
 
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+// waitCtx waits d or until ctx ends.
+func waitCtx(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-t.C:
+	case <-time.After(d):
 		return nil
 	}
 }
