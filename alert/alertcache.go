@@ -62,13 +62,6 @@ func (c *alertCache) put(a *Alert, readAt time.Time) {
 	c.m[a.ID] = cachedAlert{a, readAt}
 }
 
-// len returns how many alerts are cached.
-func (c *alertCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}
-
 // recentAlert returns alert id as read at most alertCacheAge ago. Callers
 // must not modify it.
 func (d *Dispatcher) recentAlert(ctx context.Context, id string) (*Alert, error) {

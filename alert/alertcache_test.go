@@ -31,7 +31,7 @@ func TestAlertCacheForgetsOldAlerts(t *testing.T) {
 	}
 	c.pruned = time.Time{} // let the next put prune
 	c.put(&Alert{ID: "d"}, time.Now())
-	if n := c.len(); n != 1 {
+	if n := len(c.m); n != 1 {
 		t.Fatalf("%d alerts cached after pruning, want 1", n)
 	}
 }

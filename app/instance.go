@@ -97,7 +97,7 @@ func (g *instanceGuard) keep(ctx context.Context, log func(msg string, args ...a
 	_ = g.b.Update(context.WithoutCancel(ctx), collInstances, g.name, func(old []byte) ([]byte, error) {
 		var l liveness
 		if old == nil || json.Unmarshal(old, &l) != nil || l.Boot != g.boot {
-			return old, nil // not ours (or gone): leave it
+			return nil, errInstanceInUse // not ours (or gone): write nothing
 		}
 		return nil, nil
 	})

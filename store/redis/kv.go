@@ -179,9 +179,11 @@ func (b *Backend) Delete(ctx context.Context, coll, key string) error {
 // pieces of scanPiece. A key deleted between the two reads is left out, so a
 // page can be shorter than limit; if every key of a page went, the keys after
 // them are read, since an empty page means the end. (A Lua script doing both
-// reads atomically cost twice the Redis time: 1.5 ms against 0.7 ms for a
-// page of 1,000 residents, measured with INFO commandstats; paging is no
-// snapshot of the collection either way.) limit must be positive.
+// reads atomically, with an HGET per key, cost 1.5 ms of Redis time per page
+// of 1,000 residents; these two commands cost 0.05 + 0.39 ms per 1,000 keys,
+// both measured with INFO commandstats; scanning 1M residents went from 2.25
+// to 1.7 s. Paging is no snapshot of the collection either way.) limit must
+// be positive.
 func (b *Backend) Scan(ctx context.Context, coll, after string, limit int) ([]store.KV, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("redis scan: limit %d must be positive", limit)
